@@ -1,0 +1,102 @@
+"""Declarative model configuration (OmegaConf structured configs).
+
+`configs/model/*.yaml` are merged onto these dataclasses, so a typo in a key is an
+error that names the key instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from vidrestore.errors import ConfigError
+
+REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "model"
+
+# Fixed by the LP-VAE design (ZipIR): z = [macro 3; coarse 9; fine 52] = 64 channels at f32.
+MACRO_CH, COARSE_CH, FINE_CH = 3, 9, 52
+LATENT_CH = MACRO_CH + COARSE_CH + FINE_CH
+FACTOR = 32
+
+
+@dataclass
+class VAEConfig:
+    # fine encoder widths at H/4, H/8, H/16, H/32 (pixel-unshuffle x4 stem first)
+    fine_channels: list[int] = field(default_factory=lambda: [48, 64, 96, 128])
+    # coarse encoder widths at H/8, H/16, H/32 (its input is the 4x-downsampled frame)
+    coarse_channels: list[int] = field(default_factory=lambda: [32, 48, 64])
+    # decoder widths at H/32, H/16, H/8, H/4 (pixel-shuffle x4 to RGB last)
+    decoder_channels: list[int] = field(default_factory=lambda: [128, 96, 64, 48])
+    # stage-1 decoder (12ch -> RGB) widths at H/32, H/16, H/8, H/4
+    coarse_decoder_channels: list[int] = field(default_factory=lambda: [64, 48, 32, 32])
+    blocks: int = 1  # residual blocks per level
+
+
+@dataclass
+class DiTConfig:
+    width: int = 192
+    depth: int = 6  # blocks alternate FCSA and GGSA
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    window: int = 4  # FCSA window (latent pixels), shifted by window//2 every other FCSA block
+    grid: int = 4  # GGSA grid: tokens H/grid apart attend to each other
+    hmha: bool = True  # HINT hierarchical heads after channel reranking (in GGSA)
+    head_split: list[int] = field(default_factory=lambda: [1, 2, 2, 3])  # unequal head widths, /sum
+    qkcu: bool = True  # HINT query-key cache updating across layers (reset on each forward)
+
+
+@dataclass
+class DecoderConfig:
+    lq_branch: bool = True  # pixel-aware: copy of the fine encoder reading the degraded frame
+    temporal: bool = True  # temporal residual blocks + AlphaBlender after each up block
+    temporal_kernel: int = 3
+    nvsm_attention: bool = True  # LIPT NVSM-SA at the coarsest decoder level
+    nvsm_window: int = 4
+    fallback: bool = True  # predict a confidence map, blend towards the degraded input
+
+
+@dataclass
+class InferenceConfig:
+    steps: int = 4
+    tile: int = 512
+    tile_overlap: int = 64
+    window: int = 5
+    window_overlap: int = 2
+    seed: int = 0
+
+
+@dataclass
+class ModelConfig:
+    name: str = "tiny"
+    vae: VAEConfig = field(default_factory=VAEConfig)
+    dit: DiTConfig = field(default_factory=DiTConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)
+
+
+def load_model_config(source: str | Path | dict | DictConfig | None = None, overrides: list[str] | None = None) -> DictConfig:
+    """Resolve a model config from a name (`tiny`), a YAML path, a dict or a DictConfig."""
+    schema = OmegaConf.structured(ModelConfig)
+    try:
+        if source is None:
+            user = OmegaConf.create({})
+        elif isinstance(source, (dict, DictConfig)):
+            user = OmegaConf.create(OmegaConf.to_container(source) if isinstance(source, DictConfig) else source)
+        else:
+            path = Path(source)
+            if not path.suffix and (REPO_CONFIGS / f"{source}.yaml").exists():
+                path = REPO_CONFIGS / f"{source}.yaml"
+            if not path.exists():
+                raise ConfigError(f"model config not found: {source}")
+            user = OmegaConf.load(path)
+        cfg = OmegaConf.merge(schema, user)
+        if overrides:
+            cfg = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    except OmegaConfBaseException as e:
+        key = getattr(e, "full_key", None) or getattr(e, "key", None)
+        raise ConfigError(f"invalid model config ({source}): key '{key}': {e.msg if hasattr(e, 'msg') else e}") from None
+    OmegaConf.set_readonly(cfg, True)
+    return cfg

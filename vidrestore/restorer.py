@@ -1,0 +1,137 @@
+"""`Restorer`: the one entry point every front end uses (CLI pipeline, VapourSynth filter, eval).
+
+    frames (T,3,H,W) in [0,1]
+      -> pad H,W to multiples of 32 (reflect)
+      -> temporal windows of `window` frames (overlap `window_overlap`, feathered)
+         -> spatial tiles of `tile` px (overlap `tile_overlap`, feathered)
+            -> RestorationChain: LP-VAE encode -> DiT flow sampling -> temporal pixel-aware decode
+      -> crop, clamp -> (T,3,H,W) float32 on the CPU
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import torch
+
+from vidrestore import weights as W
+from vidrestore.config import FACTOR, LATENT_CH, load_model_config
+from vidrestore.errors import ConfigError, InputError, WeightsError
+from vidrestore.models.chain import RestorationChain
+from vidrestore.models.layers import deploy_all
+from vidrestore.tiling import pad_to_multiple, tiled, windowed
+
+PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def pick_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"unknown device '{device}' (use auto, cpu, cuda or cuda:N)") from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device '{device}' requested but CUDA is not available on this machine")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ConfigError(f"device '{device}' does not exist ({torch.cuda.device_count()} CUDA device(s))")
+    return dev
+
+
+class Restorer:
+    def __init__(self, chain: RestorationChain, cfg, *, device="auto", precision=None, tile=None, tile_overlap=None,
+                 window=None, window_overlap=None, steps=None, seed=None):
+        inf = cfg.inference
+        self.cfg = cfg
+        self.device = pick_device(device)
+        self.precision = precision or "fp32"
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+        if self.precision == "fp16" and self.device.type == "cpu":
+            raise ConfigError("fp16 needs a GPU; on the CPU use fp32 or bf16")
+        self.tile = int(tile if tile is not None else inf.tile)
+        self.tile_overlap = int(tile_overlap if tile_overlap is not None else inf.tile_overlap)
+        self.window = int(window if window is not None else inf.window)
+        self.window_overlap = int(window_overlap if window_overlap is not None else inf.window_overlap)
+        self.steps = int(steps if steps is not None else inf.steps)
+        self.seed = int(seed if seed is not None else inf.seed)
+        self._validate()
+        self.chain = chain.eval().to(self.device)
+        self._deployed = False
+
+    def _validate(self):
+        if self.tile < FACTOR or self.tile % FACTOR:
+            raise ConfigError(f"tile must be a positive multiple of {FACTOR} pixels, got {self.tile}")
+        if self.tile_overlap < 0 or self.tile_overlap % FACTOR or self.tile_overlap >= self.tile:
+            raise ConfigError(f"tile overlap must be a multiple of {FACTOR} smaller than the tile, got {self.tile_overlap}")
+        if self.window < 1:
+            raise ConfigError(f"window must be >= 1 frame, got {self.window}")
+        if not 0 <= self.window_overlap < self.window:
+            raise ConfigError(f"window overlap must be in [0, window), got {self.window_overlap}")
+        if not 1 <= self.steps <= 1000:
+            raise ConfigError(f"steps must be in [1, 1000], got {self.steps}")
+
+    # --- construction -------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, cfg="tiny", overrides: list[str] | None = None, **runtime) -> "Restorer":
+        """Randomly initialised chain (for training and tests; never presented as a restoration)."""
+        cfg = load_model_config(cfg, overrides)
+        return cls(RestorationChain(cfg), cfg, **runtime)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike = "default", allow_untrained: bool = False, **runtime) -> "Restorer":
+        path = W.resolve(name_or_path)
+        state, cfg, meta = W.load(path)
+        if meta.get("trained") != "true" and not allow_untrained:
+            raise WeightsError(f"{path} holds untrained (randomly initialised) weights; refusing to use them for restoration")
+        chain = RestorationChain(cfg)
+        missing, unexpected = chain.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise WeightsError(f"{path} does not match the model code: missing {missing[:5]}, unexpected {unexpected[:5]}")
+        r = cls(chain, cfg, **runtime)
+        r.metadata = meta
+        return r
+
+    def save(self, path, trained: bool = False, **meta) -> None:
+        if self._deployed:
+            raise RuntimeError("save() must be called before restore(): the chain is fused for inference")
+        W.save(path, self.chain.state_dict(), self.cfg, trained=trained, **meta)
+
+    # --- inference ----------------------------------------------------------------------------
+    @property
+    def context(self) -> int:
+        """Frames on each side that can influence a frame's output (they share a temporal window)."""
+        return min(self.window - 1, self.chain.context)
+
+    def noise(self, h: int, w: int) -> torch.Tensor:
+        """The clip's one initial noise map (1,64,h,w): a function of seed and size only."""
+        g = torch.Generator().manual_seed(self.seed)
+        return torch.randn(1, LATENT_CH, h, w, generator=g)
+
+    def _autocast(self):
+        if self.precision == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=PRECISIONS[self.precision])
+
+    @torch.no_grad()
+    def restore(self, frames: torch.Tensor) -> torch.Tensor:
+        """frames: float (T,3,H,W) in [0,1], T>=1, H,W>=1 -> float32 CPU tensor of the same shape."""
+        if not isinstance(frames, torch.Tensor) or frames.ndim != 4 or frames.shape[1] != 3 or 0 in frames.shape:
+            raise InputError(f"expected frames shaped (T, 3, H, W) with T, H, W >= 1, got {tuple(getattr(frames, 'shape', ()))}")
+        if not self._deployed:
+            deploy_all(self.chain)
+            self._deployed = True
+        x, (H, W) = pad_to_multiple(frames.float().cpu(), FACTOR)
+        noise = self.noise(x.shape[-2] // FACTOR, x.shape[-1] // FACTOR)
+
+        def run_tile(f: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+            with self._autocast():
+                return self.chain(f.to(self.device), n.to(self.device), self.steps).float()
+
+        def run_window(f: torch.Tensor) -> torch.Tensor:
+            return tiled(run_tile, f, noise, self.tile, self.tile_overlap, FACTOR)
+
+        out = windowed(run_window, x, self.window, self.window_overlap)
+        return out[..., :H, :W].clamp_(0, 1)
