@@ -1,0 +1,139 @@
+"""Invariants of the model chain (tiny sizes, CPU)."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vidrestore.config import load_model_config
+from vidrestore.errors import ConfigError
+from vidrestore.models.attention import GGSA
+from vidrestore.models.chain import RestorationChain
+from vidrestore.models.decoder import NVSMAttention, TemporalPixelDecoder
+from vidrestore.models.dit import LatentDiT
+from vidrestore.models.layers import HRMConv, RepConv, RepDWConv, ResBlock, deploy_all
+from vidrestore.models.lpvae import LPVAE
+
+
+def activate(module: torch.nn.Module, std: float = 0.02) -> torch.nn.Module:
+    """Give every zero-initialised parameter small random values so that every path
+    (adaLN gates, LQ injections, temporal layers) actually contributes."""
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in module.parameters():
+            if p.abs().sum() == 0:
+                p.copy_(torch.randn(p.shape, generator=g) * std)
+    return module
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_model_config("tiny")
+
+
+def test_latent_shape_and_macro_channels(cfg):
+    vae = LPVAE(cfg.vae).eval()
+    x = torch.rand(3, 3, 64, 96)
+    z = vae.encode(x)
+    assert z.shape == (3, 64, 2, 3)
+    assert torch.allclose(z[:, :3], F.avg_pool2d(x, 32) * 2 - 1)
+    assert vae.decode(z).shape == x.shape
+    assert vae.decode_coarse(z[:, :12]).shape == x.shape
+
+
+@pytest.mark.parametrize("make", [lambda: HRMConv(8, 8), lambda: HRMConv(8, 12), lambda: RepDWConv(8), lambda: ResBlock(8)])
+def test_reparam_modules_fuse_exactly(make):
+    torch.manual_seed(0)
+    m = make().eval()
+    x = torch.randn(2, m.in_ch if isinstance(m, RepConv) else 8, 9, 11)
+    with torch.no_grad():
+        before = m(x)
+        deploy_all(m)
+        after = m(x)
+    assert not any(isinstance(c, RepConv) and c.fused is None for c in m.modules())
+    assert (before - after).abs().max() < 1e-4
+
+
+def test_whole_chain_fuses_exactly(cfg):
+    torch.manual_seed(0)
+    chain = activate(RestorationChain(cfg)).eval()
+    x, noise = torch.rand(3, 3, 64, 64), torch.randn(1, 64, 2, 2)
+    before = chain(x, noise, steps=2)
+    deploy_all(chain)
+    assert (before - chain(x, noise, steps=2)).abs().max() < 1e-4
+
+
+def test_temporal_layers_are_identity_at_init(cfg):
+    vae = LPVAE(cfg.vae).eval()
+    dec = TemporalPixelDecoder(cfg.vae, cfg.decoder).eval()
+    dec.init_from_vae(vae)
+    x = torch.rand(5, 3, 64, 64)
+    z = vae.encode(x)
+    with torch.no_grad():
+        clip = dec(z, x, T=5)  # temporal layers see all five frames
+        per_frame = dec(z, x, T=1)  # every frame on its own
+    assert torch.equal(clip, per_frame)
+    # ... and once trained (non-zero) they do mix frames
+    activate(dec)
+    with torch.no_grad():
+        assert not torch.allclose(dec(z, x, T=5), dec(z, x, T=1))
+
+
+def test_lq_branch_starts_as_copy_of_fine_encoder(cfg):
+    vae = LPVAE(cfg.vae)
+    dec = TemporalPixelDecoder(cfg.vae, cfg.decoder)
+    dec.init_from_vae(vae)
+    for k, v in dec.lq_branch.state_dict().items():
+        assert torch.equal(v, vae.fine.state_dict()[k])
+
+
+def test_dit_shapes_odd_latent_and_batch_independence(cfg):
+    dit = activate(LatentDiT(cfg.dit)).eval()
+    z = torch.randn(3, 64, 3, 5)
+    t = torch.rand(3)
+    with torch.no_grad():
+        v = dit(z, t, z)
+        assert v.shape == z.shape
+        assert torch.allclose(dit(z[:1], t[:1], z[:1]), v[:1], atol=1e-5)
+
+
+def test_qkcu_cache_does_not_leak_between_calls(cfg):
+    dit = activate(LatentDiT(cfg.dit)).eval()
+    a, b = torch.randn(1, 64, 4, 4), torch.randn(1, 64, 4, 4)
+    t = torch.tensor([0.5])
+    with torch.no_grad():
+        fresh = dit(b, t, b)
+        dit(a, t, a)
+        again = dit(b, t, b)
+    assert torch.equal(fresh, again)
+    assert not any(isinstance(getattr(m, "cache", None), dict) for m in dit.modules())
+
+
+def test_hmha_heads_are_unequal_and_cover_all_channels(cfg):
+    ggsa = GGSA(64, 4, 4, hmha=True, head_split=[1, 2, 2, 3], qkcu=True)
+    assert ggsa.widths == [8, 16, 16, 24]
+    x = torch.randn(2, 8, 8, 64)
+    assert ggsa(x, {}).shape == x.shape
+
+
+def test_nvsm_attention_odd_sizes():
+    m = activate(NVSMAttention(16, 4)).eval()
+    x = torch.randn(2, 16, 5, 7)
+    assert m(x).shape == x.shape
+
+
+def test_unknown_config_key_is_named():
+    with pytest.raises(ConfigError, match="widht"):
+        load_model_config("tiny", overrides=["dit.widht=3"])
+
+
+def test_parameter_counts(capsys):
+    counts = {}
+    for name in ("tiny", "base"):
+        chain = RestorationChain(load_model_config(name))
+        counts[name] = {part: sum(p.numel() for p in getattr(chain, part).parameters()) for part in ("vae", "dit", "pixel_decoder")}
+        counts[name]["total"] = sum(counts[name].values())
+    with capsys.disabled():
+        print("\nparameter counts (M):", {n: {k: round(v / 1e6, 2) for k, v in c.items()} for n, c in counts.items()})
+    assert counts["tiny"]["total"] < 10e6
+    base = load_model_config("base")
+    assert base.dit.width >= 768 and base.dit.depth >= 12
