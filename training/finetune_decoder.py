@@ -1,0 +1,148 @@
+"""Fine-tune the temporal pixel-aware decoder (ZipIR's pixel-aware decoder + temporal layers).
+
+Frozen: LP-VAE encoders and the DiT. Trained: the LQ branch (a copy of the fine encoder reading the
+degraded frames), the decoder, the temporal layers, the fallback (confidence) head.
+
+    z    = clean latent | clean latent + noise | DiT restoration of the degraded latent (latent=dit)
+    out  = decoder(z, degraded frames, T)                                  (B*T,3,H,W)
+    loss = L1 + perceptual + temporal(frame differences) + hinge 3D PatchGAN (adaptive weight)
+
+The fallback head lets the decoder return the degraded input where the latent is wrong instead of
+inventing content; the losses (reconstruction against GT) teach it where.
+
+    python training/finetune_decoder.py init=runs/dit/export.safetensors run_dir=runs/decoder
+    torchrun --nproc_per_node=8 training/finetune_decoder.py init=... batch_size=8 precision=bf16
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+from einops import rearrange  # noqa: E402
+
+from training import common as C  # noqa: E402
+from training.losses import (PatchDiscriminator, Perceptual, adaptive_weight, hinge_d_loss,  # noqa: E402
+                             hinge_g_loss, temporal_difference_loss)
+from vidrestore.models.sampler import sample_flow  # noqa: E402
+
+DEFAULT = C.REPO / "configs" / "train" / "decoder.yaml"
+
+
+@torch.no_grad()
+def decoder_latent(chain, gt, lq, cfg, g: torch.Generator):
+    """gt, lq (B*T,3,H,W) -> the latent the decoder learns from (B*T,64,h,w)."""
+    vae = chain.vae
+    if cfg.latent == "clean":
+        return vae.encode(gt)
+    if cfg.latent == "noisy":
+        z = vae.normalize(vae.encode(gt))
+        return vae.denormalize(z + cfg.latent_noise * torch.randn(z.shape, generator=g).to(z))
+    if cfg.latent == "dit":
+        cond = vae.normalize(vae.encode(lq))
+        noise = torch.randn((1, *cond.shape[1:]), generator=g).to(cond)  # shared by the clip's frames
+        return vae.denormalize(sample_flow(chain.dit, cond, noise, cfg.latent_steps))
+    raise C.ConfigError(f"latent must be clean, noisy or dit, got '{cfg.latent}'")
+
+
+def main(cfg):
+    env = C.setup_env(cfg)
+    torch.manual_seed(cfg.seed + env.rank)
+    if not cfg.init:
+        raise C.ConfigError("finetune_decoder needs init= a chain export (runs/dit/export.safetensors)")
+    chain = C.build_chain(cfg, env)
+    dec = chain.pixel_decoder
+    C.freeze(chain)
+    dec.requires_grad_(True).train()
+    disc = PatchDiscriminator(temporal=True).to(env.device)
+    perceptual = Perceptual(cfg.loss.perceptual).to(env.device)
+    ema = C.EMA(dec, cfg.ema_decay)
+    opt = torch.optim.AdamW(dec.parameters(), lr=cfg.lr, betas=(0.5, 0.9), weight_decay=cfg.weight_decay)
+    opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.loss.disc_lr, betas=(0.5, 0.9))
+
+    ckpt = C.Checkpointer(cfg.run_dir, cfg.keep_checkpoints)
+    start = 0
+    if (path := ckpt.find(cfg.resume)) is not None:
+        start = C.Checkpointer.load(path, {"decoder": dec, "disc": disc}, {"g": opt, "d": opt_d}, {"decoder": ema})
+    dec_ddp, disc_ddp = C.ddp(dec, env), C.ddp(disc, env)
+    loader, val = C.make_loader(cfg, env, start)
+    log = C.Logger(cfg, env, start)
+    last_layer = dec.decoder.out[2].weight
+    step = start
+    for batch in loader:
+        step += 1
+        B, T = batch["gt"].shape[:2]
+        gt = rearrange(batch["gt"], "b t c h w -> (b t) c h w").to(env.device)
+        lq = rearrange(batch["lq"], "b t c h w -> (b t) c h w").to(env.device)
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * 101 + env.rank)
+        z = decoder_latent(chain, gt, lq, cfg, g)
+        use_gan = cfg.loss.gan_weight > 0 and step > cfg.loss.gan_start
+        with C.autocast(cfg, env):
+            out = dec_ddp(z, lq, T)
+            l1 = (out - gt).abs().mean()
+            clip = lambda x: rearrange(x, "(b t) c h w -> b t c h w", t=T)
+            rec = cfg.loss.l1 * l1 + cfg.loss.perceptual_weight * perceptual(out.float(), gt)
+            rec = rec + cfg.loss.temporal * temporal_difference_loss(clip(out), clip(gt))
+            loss = rec
+            if use_gan:
+                g_loss = hinge_g_loss(disc_ddp(rearrange(out, "(b t) c h w -> b c t h w", t=T)))
+                w = adaptive_weight(rec, g_loss, last_layer) if env.world == 1 else torch.tensor(1.0)
+                loss = loss + cfg.loss.gan_weight * w * g_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(dec.parameters(), cfg.grad_clip)
+        opt.step()
+        ema.update(dec)
+        scalars = {"loss": loss.item(), "l1": l1.item()}
+        if use_gan:
+            with C.autocast(cfg, env):
+                to3d = lambda x: rearrange(x, "(b t) c h w -> b c t h w", t=T)
+                d_loss = hinge_d_loss(disc_ddp(to3d(gt)), disc_ddp(to3d(out.detach())))
+            opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            opt_d.step()
+            scalars["d_loss"] = d_loss.item()
+        log.step(step, scalars)
+        if env.main and step % cfg.image_every == 0:
+            log.images(step, "train/lq|out|gt", lq[:T], out[:T].detach(), gt[:T])
+        if env.main and val is not None and step % cfg.val_every == 0:
+            validate(chain, ema, val, cfg, env, log, step)
+        if env.main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
+            ckpt.save(step, cfg, {"decoder": dec, "disc": disc}, {"g": opt, "d": opt_d}, {"decoder": ema})
+    log.close()
+    if env.main:
+        ema.copy_to(dec)
+        complete = {"vae2", "dit"} <= set(getattr(chain, "stages", []))
+        out = C.export_chain(chain, Path(cfg.run_dir) / cfg.export, "decoder", trained=bool(cfg.trained and complete),
+                             steps=str(step), latent=cfg.latent, perceptual=cfg.loss.perceptual)
+        print(f"exported {out} (EMA weights)")
+
+
+@torch.no_grad()
+def validate(chain, ema, val, cfg, env, log, step):
+    live = {k: v.clone() for k, v in chain.pixel_decoder.state_dict().items()}
+    ema.copy_to(chain.pixel_decoder)
+    chain.pixel_decoder.eval()
+    out_s, lq_s = [], []
+    for i in range(cfg.val_batches):
+        item = val[i]
+        gt, lq = item["gt"].to(env.device), item["lq"].to(env.device)
+        z = decoder_latent(chain, gt, lq, cfg, torch.Generator().manual_seed(i))
+        out_s.append(C.psnr_ssim(chain.pixel_decoder(z, lq, gt.shape[0]), gt))
+        lq_s.append(C.psnr_ssim(lq, gt))
+    chain.pixel_decoder.load_state_dict(live)
+    chain.pixel_decoder.train()
+    psnr, ssim = (sum(s[k] for s in out_s) / len(out_s) for k in (0, 1))
+    psnr_lq = sum(s[0] for s in lq_s) / len(lq_s)
+    if log.tb:
+        log.tb.add_scalar("val/psnr", psnr, step)
+        log.tb.add_scalar("val/ssim", ssim, step)
+    log.bar.write(f"step {step}: val PSNR {psnr:.2f} dB, SSIM {ssim:.4f} (degraded input {psnr_lq:.2f} dB)")
+
+
+if __name__ == "__main__":
+    C.run_main(main, __doc__, DEFAULT)
