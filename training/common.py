@@ -318,10 +318,25 @@ class Checkpointer:
         return int(meta["step"])
 
 
-def export_chain(chain: RestorationChain, path: Path, stage: str, trained: bool, **meta) -> Path:
-    """The one file `Restorer.from_pretrained` loads (and the next stage's `init=`)."""
+def export_chain(chain: RestorationChain, path: Path, stage: str, trained: bool, dtype: str = "fp32", **meta) -> Path:
+    """The one file `Restorer.from_pretrained` loads (and the next stage's `init=`).
+    dtype=fp16 halves the file (the shipped weights must stay small enough for git)."""
     stages = list(dict.fromkeys([*getattr(chain, "stages", []), stage]))
-    return W.save(path, chain.state_dict(), chain.cfg, trained=trained, stages=",".join(stages), **meta)
+    state = chain.state_dict()
+    if dtype == "fp16":
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    return W.save(path, state, chain.cfg, trained=trained, stages=",".join(stages), **meta)
+
+
+class Clock:
+    """Wall-clock budget for a run (`time_limit_min`, 0 = none): the loop stops early, cleanly."""
+
+    def __init__(self, minutes: float):
+        self.limit = minutes * 60 if minutes else None
+        self.t0 = time.time()
+
+    def out(self) -> bool:
+        return self.limit is not None and time.time() - self.t0 > self.limit
 
 
 # ----------------------------------------------------------------------------- logging

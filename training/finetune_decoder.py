@@ -71,6 +71,7 @@ def main(cfg):
     dec_ddp, disc_ddp = C.ddp(dec, env), C.ddp(disc, env)
     loader, val = C.make_loader(cfg, env, start)
     log = C.Logger(cfg, env, start)
+    clock = C.Clock(cfg.time_limit_min)
     last_layer = dec.decoder.out[2].weight
     step = start
     for batch in loader:
@@ -113,11 +114,16 @@ def main(cfg):
             validate(chain, ema, val, cfg, env, log, step)
         if env.main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
             ckpt.save(step, cfg, {"decoder": dec, "disc": disc}, {"g": opt, "d": opt_d}, {"decoder": ema})
+        if clock.out():
+            log.bar.write(f"time limit reached at step {step}")
+            break
     log.close()
+    if env.main and step % cfg.checkpoint_every and step != cfg.steps:
+        ckpt.save(step, cfg, {"decoder": dec, "disc": disc}, {"g": opt, "d": opt_d}, {"decoder": ema})
     if env.main:
         ema.copy_to(dec)
         complete = {"vae2", "dit"} <= set(getattr(chain, "stages", []))
-        out = C.export_chain(chain, Path(cfg.run_dir) / cfg.export, "decoder", trained=bool(cfg.trained and complete),
+        out = C.export_chain(chain, Path(cfg.run_dir) / cfg.export, "decoder", trained=bool(cfg.trained and complete), dtype=cfg.export_dtype,
                              steps=str(step), latent=cfg.latent, perceptual=cfg.loss.perceptual)
         print(f"exported {out} (EMA weights)")
 

@@ -72,6 +72,7 @@ def main(cfg):
         ema = C.EMA(dit, cfg.ema_decay)
     dit_ddp = C.ddp(dit, env)
     log = C.Logger(cfg, env, start)
+    clock = C.Clock(cfg.time_limit_min)
     step = start
     for batch in loader:
         step += 1
@@ -94,10 +95,15 @@ def main(cfg):
             validate(chain, ema, val, cfg, env, log, step)
         if env.main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
             ckpt.save(step, cfg, {"chain": chain}, {"dit": opt}, {"dit": ema})
+        if clock.out():
+            log.bar.write(f"time limit reached at step {step}")
+            break
     log.close()
+    if env.main and step % cfg.checkpoint_every and step != cfg.steps:
+        ckpt.save(step, cfg, {"chain": chain}, {"dit": opt}, {"dit": ema})
     if env.main:
         ema.copy_to(dit)
-        out = C.export_chain(chain, Path(cfg.run_dir) / cfg.export, "dit", trained=False, steps=str(step))
+        out = C.export_chain(chain, Path(cfg.run_dir) / cfg.export, "dit", trained=False, dtype=cfg.export_dtype, steps=str(step))
         print(f"exported {out} (EMA weights)")
 
 

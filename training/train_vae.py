@@ -71,6 +71,7 @@ def main(cfg):
     model_ddp, disc_ddp = C.ddp(model, env), C.ddp(disc, env)
     loader, val = C.make_loader(cfg, env, start)
     log = C.Logger(cfg, env, start)
+    clock = C.Clock(cfg.time_limit_min)
     step = start
     for batch in loader:
         step += 1
@@ -104,9 +105,14 @@ def main(cfg):
             validate(model, val, cfg, env, log, step)
         if env.main and (step % cfg.checkpoint_every == 0 or step == cfg.steps):
             ckpt.save(step, cfg, {"vae": vae, "disc": disc}, {"g": opt, "d": opt_d}, {})
+        if clock.out():
+            log.bar.write(f"time limit reached at step {step}")
+            break
     log.close()
+    if env.main and step % cfg.checkpoint_every and step != cfg.steps:
+        ckpt.save(step, cfg, {"vae": vae, "disc": disc}, {"g": opt, "d": opt_d}, {})
     if env.main:
-        out = C.export_chain(chain, Path(cfg.run_dir) / cfg.export, f"vae{cfg.stage}", trained=False, steps=str(step))
+        out = C.export_chain(chain, Path(cfg.run_dir) / cfg.export, f"vae{cfg.stage}", trained=False, dtype=cfg.export_dtype, steps=str(step))
         print(f"exported {out}")
 
 

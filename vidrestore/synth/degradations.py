@@ -202,6 +202,7 @@ def jpeg(clip: torch.Tensor, quality: float) -> torch.Tensor:
 # frames smaller than one 64x64 CTU (e.g. 40x30) and gives run-to-run different
 # output for frames 64 px high, so frames are padded to at least 128x128 for it.
 _MIN_SIZE = {"libx264": 2, "libx265": 128}
+_OTHER = {"matroska": "mp4", "mp4": "matroska"}
 _ALIASES = {"h264": "libx264", "x264": "libx264", "h265": "libx265", "hevc": "libx265", "x265": "libx265"}
 
 
@@ -287,7 +288,16 @@ def codec_roundtrip(
     t, _, h, w = clip.shape
     padded = _pad_for_encoder(clip.clamp(0, 1), _MIN_SIZE[codec])  # (T, 3, H', W'), H', W' even
     frames = (padded * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()  # (T, H', W', 3)
-    decoded = _decode(_encode(frames, codec, _encoder_options(codec, crf, preset, threads), fps, container))
+    options = _encoder_options(codec, crf, preset, threads)
+    # libx265 occasionally hands the muxer a packet it rejects (EINVAL, not reproducible from run
+    # to run); the same encode succeeds when repeated, so retry before giving up.
+    for attempt in range(4):
+        try:
+            decoded = _decode(_encode(frames, codec, options, fps, container if attempt < 2 else _OTHER[container]))
+            break
+        except av.error.FFmpegError:
+            if attempt == 3:
+                raise
     if decoded.shape[0] != t:
         raise RuntimeError(f"{codec} round trip returned {decoded.shape[0]} frames for {t}")
     out = torch.from_numpy(decoded).permute(0, 3, 1, 2)[:, :, :h, :w]  # (T, 3, H, W) uint8
