@@ -138,7 +138,7 @@ def tensor_to_frame(image: torch.Tensor, pix_fmt: str, conv: Conversion, colour:
     ``pad_to=(W, H)`` replicates the last column/row up to that size (for encoders that
     need even sizes with chroma subsampling).
     """
-    array = image.detach().to("cpu", torch.float32).clamp_(0.0, 1.0).mul_(65535.0).round_()
+    array = (image.detach().to("cpu", torch.float32).clamp(0.0, 1.0) * 65535.0).round()  # never in place
     array = array.to(torch.int32).permute(1, 2, 0).numpy().astype(np.uint16)
     if pad_to is not None and pad_to != (array.shape[1], array.shape[0]):
         w, h = pad_to
