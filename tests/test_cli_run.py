@@ -10,7 +10,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import packets_of, read_video, write_video
+from tests.conftest import packets_of, read_video, write_video
 from vidrestore import cli
 
 FAST = ["--tile", "64", "--tile-overlap", "0", "--window", "2", "--window-overlap", "0", "--steps", "1",

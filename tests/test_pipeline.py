@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FakeRestorer, packets_of, read_video, write_video
+from tests.conftest import FakeRestorer, packets_of, read_video, write_video
 from vidrestore.io.probe import probe
 from vidrestore.io.reader import Frame, Position
 from vidrestore.io.writer import EncoderSettings, plan_encoder

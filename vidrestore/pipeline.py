@@ -523,10 +523,7 @@ def restore_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         target = _SegmentTarget(store, plan, timeline, log)
     writer = _EncodeThread(target, options.queue_size)
 
-    total = video.estimated_frames or None
-    if options.start is not None or options.end is not None:
-        total = None
-    bar = _progress(total, options.progress, initial=skip_before)
+    bar = _progress(_expected_frames(video, options.start, options.end), options.progress, initial=skip_before)
     frames_out = 0
     try:
         detector = SceneDetector(options.scene_threshold)
@@ -561,6 +558,17 @@ def restore_file(input_path: str | os.PathLike, output_path: str | os.PathLike, 
         store.remove()
     return Summary(frames_out + skip_before, time.perf_counter() - started, output_path,
                    output_path.stat().st_size, skip_before, warnings)
+
+
+def _expected_frames(video, start: Position | None, end: Position | None) -> int | None:
+    """Frames the span should hold (for the progress bar; an estimate for seconds and VFR)."""
+    n, fps = video.estimated_frames, float(video.average_rate or 0)
+    index = lambda p: int(p.value) if p.frames else round(p.value * fps)  # noqa: E731
+    lo = index(start) if start is not None else 0
+    hi = index(end) if end is not None else n
+    if n:
+        hi = min(hi, n)
+    return max(0, hi - lo) or None
 
 
 def _progress(total: int | None, enabled: bool, initial: int = 0):

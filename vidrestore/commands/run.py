@@ -92,7 +92,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Defaults in option help, epilog printed as written."""
+    """Defaults in option help (not for on/off flags and lists), epilog printed as written."""
+
+    def _get_help_string(self, action):
+        if action.default is False or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _log(message: str) -> None:

@@ -134,7 +134,7 @@ def video_info(stream) -> VideoInfo:
     matrix = _display_matrix(stream)
     sar = ctx.sample_aspect_ratio
     return VideoInfo(
-        index=stream.index, codec=ctx.codec.name, width=ctx.width, height=ctx.height, pix_fmt=pix_fmt,
+        index=stream.index, codec=ctx.codec.canonical_name, width=ctx.width, height=ctx.height, pix_fmt=pix_fmt,
         bit_depth=max(c.bits for c in fmt.components), time_base=tb,
         average_rate=Fraction(rate) if rate else None, frames=stream.frames or 0, duration=duration,
         start_time=float(stream.start_time * tb) if stream.start_time is not None else 0.0,
@@ -148,7 +148,7 @@ def _stream_info(stream) -> StreamInfo:
     ctx = stream.codec_context
     codec = None
     if ctx is not None and ctx.codec is not None:
-        codec = ctx.codec.name
+        codec = ctx.codec.canonical_name
     else:
         try:
             codec = stream.codec.name
