@@ -49,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _frames(path: Path, size: tuple[int, int] | None = None) -> Iterator[tuple[av.VideoFrame, np.ndarray]]:
     """Decoded frames of the main video stream and their RGB24 pictures (scaled to ``size``)."""
-    from vidrestore.io.colour import SWS_FLAGS, Colour, Conversion, RANGE_FULL
+    from vidrestore.io.colour import RANGE_FULL, SWS_FLAGS, Conversion
     from vidrestore.io.probe import main_video_stream, open_input, video_info
 
     container = open_input(path)
@@ -69,7 +69,6 @@ def _frames(path: Path, size: tuple[int, int] | None = None) -> Iterator[tuple[a
         raise InputError(f"cannot decode {path}: {e}") from None
     finally:
         container.close()
-    _ = Colour  # (imported for type clarity)
 
 
 def compose(a: np.ndarray, b: np.ndarray, mode: str) -> np.ndarray:
@@ -105,7 +104,6 @@ def zoom_panel(a: np.ndarray, b: np.ndarray, crop: tuple[int, int, int, int], zo
     for img in (a, b):
         c = img[y:y + h, x:x + w]
         crops.append(np.repeat(np.repeat(c, k, axis=0), k, axis=1))
-        img = img.copy()
     marked = []
     for img in (a, b):
         img = img.copy()

@@ -149,12 +149,7 @@ def _open_test(plan: EncoderPlan, width: int, height: int) -> str | None:
         ctx.open()
     except (av.FFmpegError, ValueError) as e:
         return str(e)
-    finally:
-        try:
-            ctx.close() if hasattr(ctx, "close") else None
-        except Exception:  # noqa: BLE001
-            pass
-    return None
+    return None  # the context is freed when garbage-collected
 
 
 def plan_encoder(settings: EncoderSettings, source: VideoInfo) -> EncoderPlan:
