@@ -137,7 +137,8 @@ def _tuning_source(cfg: EvalConfig, sources: list[Path], used: list[Path]) -> tu
     spare = [p for p in sources if p not in used]
     if spare:
         return spare[0], cfg.seed + 1, f"{spare[0].name} (not in the evaluation set, seed {cfg.seed + 1})"
-    return used[0], cfg.seed + 1, f"{used[0].name} with another motion and noise seed ({cfg.seed + 1})"
+    what = "another motion and noise seed" if data.is_image(used[0]) else "the same frames with another noise seed"
+    return used[0], cfg.seed + 1, f"{used[0].name}, {what} ({cfg.seed + 1})"
 
 
 def evaluate(

@@ -334,7 +334,8 @@ class MVDegrain(Method):
     Runs in 16-bit YUV 4:4:4 (a near-lossless round trip from RGB). ``thsad``
     (block SAD, 8-bit units) must exceed the SAD the noise alone causes, and
     ``thscd1`` (scene-change SAD) with it, or Degrain silently leaves the frames
-    unchanged: hence both scale together here and are tuned.
+    unchanged: hence ``thscd1 = max(400, 2 thsad)`` (capped at the plugin's
+    limit, 255 per pixel of a block) and ``thsad`` is tuned.
     """
 
     name = "mvdegrain"
@@ -345,7 +346,7 @@ class MVDegrain(Method):
         return _vs_plugin_missing("mv", "vapoursynth-mvtools")
 
     def grid(self, info: Any) -> list[dict[str, Any]]:
-        return [{"thsad": t} for t in (200, 400, 800, 1600, 3200, 6400)]
+        return [{"thsad": t} for t in (200, 400, 800, 1600, 3200, 6400, 12800)]
 
     def __call__(self, clip: torch.Tensor, info: Any) -> torch.Tensor:
         import vapoursynth as vs
@@ -362,7 +363,7 @@ class MVDegrain(Method):
         }
         out = core.mv.Degrain2(
             yuv, sup, vec[True, 1], vec[False, 1], vec[True, 2], vec[False, 2],
-            thsad=thsad, thsadc=thsad, thscd1=max(400, 2 * thsad), thscd2=200,
+            thsad=thsad, thsadc=thsad, thscd1=min(blk * blk * 255, max(400, 2 * thsad)), thscd2=200,
         )
         return _from_vs(core.resize.Point(out, format=vs.RGBS, matrix_in_s="709"))
 
