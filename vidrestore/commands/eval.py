@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--model", default=None, help="weights file or pretrained name (Restorer.from_pretrained)")
     model.add_argument("--model-config", default=None, help="model YAML, randomly initialised (smoke tests only)")
     model.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the model's)")
-    model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (our model and FFDNet)")
     model.add_argument("--precision", default="fp32", help="fp32, bf16, fp16")
     model.add_argument("--tile", type=int, default=None, help="spatial tile size (default: untiled)")
     tune = parser.add_argument_group("peer tuning")
@@ -60,8 +60,8 @@ def _methods(args: argparse.Namespace):
             methods.append(InputMethod())
         elif name in PEERS and auto and PEERS[name].available():
             unavailable[name] = PEERS[name].available()
-        else:
-            methods.append(build_method(name))
+        else:  # FFDNet runs on the model's device; the other peers are CPU-only
+            methods.append(build_method(name, **({"device": args.device} if name == "ffdnet" else {})))
     return methods, unavailable
 
 
