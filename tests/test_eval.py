@@ -127,3 +127,30 @@ def test_user_mistakes_are_input_errors(photos, tmp_path):
         eval_cmd.main(parse([str(tmp_path / "missing"), "--out", str(tmp_path), "--quiet"]))
     with pytest.raises(InputError, match="WIDTHxHEIGHT"):
         eval_cmd.main(parse([str(photos), "--out", str(tmp_path), "--size", "big", "--quiet"]))
+
+
+def test_tuning_picks_the_best_candidate_and_caches_it(tmp_path):
+    from vidrestore.evaluation.data import ClipInfo, EvalClip
+    from vidrestore.evaluation.tuning import TuneCache, tune
+
+    class Gain(peers.Method):
+        """Multiplies by k: the best k for a clip that is the clean one halved is 2."""
+
+        name = "gain"
+        defaults = {"k": 1.0}
+        calls = 0
+
+        def grid(self, info):
+            return [{"k": k} for k in (0.5, 1.0, 2.0, 3.0)]
+
+        def __call__(self, clip, info):
+            Gain.calls += 1
+            return (clip * self.params["k"]).clamp(0, 1)
+
+    clean = torch.rand(2, 3, 16, 16) * 0.9
+    clip = EvalClip(clean=clean, degraded=clean / 2, info=ClipInfo("c", "half", None))
+    cache = TuneCache(tmp_path / "tune.json")
+    assert tune(Gain(), clip, cache) == {"k": 2.0} and Gain.calls == 4
+    again = Gain()
+    assert tune(again, clip, TuneCache(tmp_path / "tune.json")) == {"k": 2.0} and Gain.calls == 4  # cached
+    assert again.params == {"k": 2.0}
