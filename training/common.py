@@ -307,9 +307,10 @@ class Checkpointer:
         for name, m in models.items():
             p = f"model.{name}."
             m.load_state_dict({k[len(p):]: v for k, v in tensors.items() if k.startswith(p)})
+        device = next(next(iter(models.values())).parameters()).device
         for name, ema in emas.items():
             p = f"ema.{name}."
-            ema.shadow = {k[len(p):]: v for k, v in tensors.items() if k.startswith(p)}
+            ema.shadow = {k[len(p):]: v.to(device) for k, v in tensors.items() if k.startswith(p)}
         for name, opt in optimizers.items():
             opt.load_state_dict(_unflatten_optimizer(name, tensors, meta))
         torch.set_rng_state(tensors["rng.torch"])
