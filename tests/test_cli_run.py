@@ -158,21 +158,16 @@ def test_bad_outputs_and_options(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "in.mp4", "taken.mp4"]
 
 
-def test_model_problems(tmp_path, capsys):
+def test_model_problems(tmp_path, capsys, monkeypatch):
     src = write_video(tmp_path / "in.mp4", frames=3)
     _expect_error(capsys, ["run", src, "--model", tmp_path / "missing.safetensors"], "not found")
     (tmp_path / "junk.safetensors").write_bytes(b"\x00garbage" * 100)
     _expect_error(capsys, ["run", src, "--model", tmp_path / "junk.safetensors"], "junk.safetensors")
-    # No trained default weights ship yet: a clear message, never a random-weights "restoration".
-    from vidrestore import weights
+    # Without shipped default weights: a clear message, never a random-weights "restoration".
+    from vidrestore import weights_io
 
-    try:
-        weights.resolve("default")
-        has_default = True
-    except Exception:  # noqa: BLE001
-        has_default = False
-    if not has_default:
-        _expect_error(capsys, ["run", src], "weights")
+    monkeypatch.setattr(weights_io, "BUILTIN_DIR", tmp_path / "no-weights-here")
+    _expect_error(capsys, ["run", src], "no trained default weights")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "junk.safetensors"]
 
 

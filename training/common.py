@@ -30,7 +30,7 @@ if str(REPO) not in sys.path:
 from vidrestore.config import load_model_config  # noqa: E402
 from vidrestore.errors import ConfigError, VidrestoreError  # noqa: E402
 from vidrestore.models.chain import RestorationChain  # noqa: E402
-from vidrestore import weights as W  # noqa: E402
+from vidrestore import weights_io as W  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- config

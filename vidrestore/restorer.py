@@ -15,7 +15,7 @@ import os
 
 import torch
 
-from vidrestore import weights as W
+from vidrestore import weights_io as W
 from vidrestore.config import FACTOR, LATENT_CH, load_model_config
 from vidrestore.errors import ConfigError, InputError, WeightsError
 from vidrestore.models.chain import RestorationChain

@@ -30,7 +30,7 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
     if name_or_path == "default" and not names:
         raise WeightsError(
             "no trained default weights ship with this version yet (vidrestore/weights/default.safetensors "
-            "is missing); train them with the scripts in training/ (see README, 'Training') and pass --model PATH")
+            "is missing); train them with the scripts in training/ (see README, 'Training') and pass their path as the model (--model PATH on the command line, model=PATH in VapourSynth)")
     raise WeightsError(f"unknown model '{name_or_path}'; shipped models: {', '.join(names) or 'none'}; or give a path to a .safetensors file")
 
 
