@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,24 +150,25 @@ class StepSampler(torch.utils.data.Sampler):
 
 
 def make_loader(cfg, env: Env, start_step: int):
+    """Training DataLoader for steps [start_step, cfg.steps) and the validation dataset (or None)."""
     from training.data import build_dataset, load_data_config
+    from vidrestore.errors import InputError
 
-    data_cfg = load_data_config(cfg.data_config, [f"{k}={json.dumps(OmegaConf.to_container(v)) if isinstance(v, DictConfig) or OmegaConf.is_list(v) else v}"
-                                                  for k, v in cfg.data.items() if k not in ("train", "val")])
-    for split in ("train", "val"):
-        if split in cfg.data:
-            data_cfg[split] = cfg.data[split]
+    data_cfg = OmegaConf.merge(load_data_config(cfg.data_config), cfg.data)  # the script's data overrides win
     train = build_dataset(data_cfg, "train")
     if not cfg.get("degrade", True):
         train.degradation = None  # stages that only need clean frames skip the (slow) degradations
     sampler = StepSampler(start_step, cfg.steps, cfg.batch_size, env.rank, env.world, len(train))
     loader = torch.utils.data.DataLoader(
         train, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
-        collate_fn=collate, persistent_workers=False, prefetch_factor=2 if cfg.workers else None)
+        collate_fn=collate, prefetch_factor=2 if cfg.workers else None,
+        generator=torch.Generator().manual_seed(int(cfg.seed)))  # keeps the global RNG (restored on resume) untouched
     val = None
     if data_cfg.get("val"):
-        val_cfg = OmegaConf.merge(data_cfg, {"seed": int(data_cfg.seed) + 12345})
-        val = build_dataset(val_cfg, "val")
+        try:
+            val = build_dataset(OmegaConf.merge(data_cfg, {"seed": int(data_cfg.seed) + 12345}), "val")
+        except InputError as e:  # validation is optional; training data is not
+            print(f"note: no validation ({e})", file=sys.stderr)
     return loader, val
 
 
@@ -388,6 +389,28 @@ class Logger:
         self.bar.close()
         if self.tb:
             self.tb.close()
+
+
+@contextmanager
+def ema_weights(module: nn.Module, ema: EMA | None):
+    """Evaluate `module` with its EMA weights (if any) in eval mode; restore the live weights after."""
+    live = {k: v.clone() for k, v in module.state_dict().items()}
+    if ema is not None:
+        ema.copy_to(module)
+    module.eval()
+    try:
+        yield module
+    finally:
+        module.load_state_dict(live)
+        module.train()
+
+
+def report(log: Logger, step: int, scalars: dict[str, float], text: str) -> None:
+    """Validation result -> TensorBoard scalars and one line above the progress bar."""
+    if log.tb:
+        for k, v in scalars.items():
+            log.tb.add_scalar(k, v, step)
+    log.bar.write(f"step {step}: {text}")
 
 
 @torch.no_grad()

@@ -130,25 +130,18 @@ def main(cfg):
 
 @torch.no_grad()
 def validate(chain, ema, val, cfg, env, log, step):
-    live = {k: v.clone() for k, v in chain.pixel_decoder.state_dict().items()}
-    ema.copy_to(chain.pixel_decoder)
-    chain.pixel_decoder.eval()
     out_s, lq_s = [], []
-    for i in range(cfg.val_batches):
-        item = val[i]
-        gt, lq = item["gt"].to(env.device), item["lq"].to(env.device)
-        z = decoder_latent(chain, gt, lq, cfg, torch.Generator().manual_seed(i))
-        out_s.append(C.psnr_ssim(chain.pixel_decoder(z, lq, gt.shape[0]), gt))
-        lq_s.append(C.psnr_ssim(lq, gt))
-    chain.pixel_decoder.load_state_dict(live)
-    chain.pixel_decoder.train()
+    with C.ema_weights(chain.pixel_decoder, ema) as dec:
+        for i in range(cfg.val_batches):
+            item = val[i]
+            gt, lq = item["gt"].to(env.device), item["lq"].to(env.device)
+            z = decoder_latent(chain, gt, lq, cfg, torch.Generator().manual_seed(i))
+            out_s.append(C.psnr_ssim(dec(z, lq, gt.shape[0]), gt))
+            lq_s.append(C.psnr_ssim(lq, gt))
     psnr, ssim = (sum(s[k] for s in out_s) / len(out_s) for k in (0, 1))
     psnr_lq = sum(s[0] for s in lq_s) / len(lq_s)
-    if log.tb:
-        log.tb.add_scalar("val/psnr", psnr, step)
-        log.tb.add_scalar("val/ssim", ssim, step)
-    log.bar.write(f"step {step}: val PSNR {psnr:.2f} dB, SSIM {ssim:.4f} (degraded input {psnr_lq:.2f} dB)")
-
+    C.report(log, step, {"val/psnr": psnr, "val/ssim": ssim},
+             f"val PSNR {psnr:.2f} dB, SSIM {ssim:.4f} (degraded input {psnr_lq:.2f} dB)")
 
 if __name__ == "__main__":
     C.run_main(main, __doc__, DEFAULT)

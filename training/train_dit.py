@@ -110,27 +110,20 @@ def main(cfg):
 @torch.no_grad()
 def validate(chain, ema, val, cfg, env, log, step):
     """PSNR of VAE-decoded DiT samples vs the VAE-decoded degraded latent (both vs GT)."""
-    live = {k: v.clone() for k, v in chain.dit.state_dict().items()}
-    ema.copy_to(chain.dit)
-    chain.dit.eval()
     vae = chain.vae
     res, base = [], []
-    for i in range(cfg.val_batches):
-        item = val[i]
-        gt, lq = item["gt"].to(env.device), item["lq"].to(env.device)
-        cond = vae.normalize(vae.encode(lq))
-        noise = torch.randn((1, *cond.shape[1:]), generator=torch.Generator().manual_seed(i)).to(env.device)
-        z = vae.denormalize(sample_flow(chain.dit, cond, noise, cfg.val_steps))
-        res.append(C.psnr_ssim(vae.decode(z), gt)[0])
-        base.append(C.psnr_ssim(vae.decode(vae.denormalize(cond)), gt)[0])
-    chain.dit.load_state_dict(live)
-    chain.dit.train()
+    with C.ema_weights(chain.dit, ema) as dit:
+        for i in range(cfg.val_batches):
+            item = val[i]
+            gt, lq = item["gt"].to(env.device), item["lq"].to(env.device)
+            cond = vae.normalize(vae.encode(lq))
+            noise = torch.randn((1, *cond.shape[1:]), generator=torch.Generator().manual_seed(i)).to(env.device)
+            z = vae.denormalize(sample_flow(dit, cond, noise, cfg.val_steps))
+            res.append(C.psnr_ssim(vae.decode(z), gt)[0])
+            base.append(C.psnr_ssim(vae.decode(vae.denormalize(cond)), gt)[0])
     psnr, psnr_lq = sum(res) / len(res), sum(base) / len(base)
-    if log.tb:
-        log.tb.add_scalar("val/psnr_dit", psnr, step)
-        log.tb.add_scalar("val/psnr_lq_latent", psnr_lq, step)
-    log.bar.write(f"step {step}: val PSNR DiT {psnr:.2f} dB (degraded latent {psnr_lq:.2f} dB)")
-
+    C.report(log, step, {"val/psnr_dit": psnr, "val/psnr_lq_latent": psnr_lq},
+             f"val PSNR DiT {psnr:.2f} dB (degraded latent {psnr_lq:.2f} dB)")
 
 if __name__ == "__main__":
     C.run_main(main, __doc__, DEFAULT)

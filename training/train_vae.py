@@ -118,19 +118,13 @@ def main(cfg):
 
 @torch.no_grad()
 def validate(model, val, cfg, env, log, step):
-    model.eval()
     scores = []
-    for i in range(cfg.val_batches):
-        x = val[i]["gt"].to(env.device)
-        rec, _ = model(x)
-        scores.append(C.psnr_ssim(rec, x))
-    model.parts.train()
+    with C.ema_weights(model, None):
+        for i in range(cfg.val_batches):
+            x = val[i]["gt"].to(env.device)
+            scores.append(C.psnr_ssim(model(x)[0], x))
     psnr, ssim = (sum(s[k] for s in scores) / len(scores) for k in (0, 1))
-    if log.tb:
-        log.tb.add_scalar("val/psnr", psnr, step)
-        log.tb.add_scalar("val/ssim", ssim, step)
-    log.bar.write(f"step {step}: val PSNR {psnr:.2f} dB, SSIM {ssim:.4f}")
-
+    C.report(log, step, {"val/psnr": psnr, "val/ssim": ssim}, f"val PSNR {psnr:.2f} dB, SSIM {ssim:.4f}")
 
 if __name__ == "__main__":
     C.run_main(main, __doc__, DEFAULT)

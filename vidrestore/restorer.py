@@ -52,9 +52,10 @@ class Restorer:
         if self.precision == "fp16" and self.device.type == "cpu":
             raise ConfigError("fp16 needs a GPU; on the CPU use fp32 or bf16")
         self.tile = int(tile if tile is not None else inf.tile)
-        self.tile_overlap = int(tile_overlap if tile_overlap is not None else inf.tile_overlap)
+        # unset overlap: the config's, but never more than half a tile (rounded to the latent grid)
+        self.tile_overlap = int(tile_overlap) if tile_overlap is not None else min(inf.tile_overlap, self.tile // 2 // FACTOR * FACTOR)
         self.window = int(window if window is not None else inf.window)
-        self.window_overlap = int(window_overlap if window_overlap is not None else inf.window_overlap)
+        self.window_overlap = int(window_overlap) if window_overlap is not None else min(inf.window_overlap, self.window // 2)
         self.steps = int(steps if steps is not None else inf.steps)
         self.seed = int(seed if seed is not None else inf.seed)
         self._validate()

@@ -1,0 +1,125 @@
+"""The training stack end to end on tiny generated data (CPU, seconds per stage)."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from training import common as C
+from training import finetune_decoder, train_dit, train_vae
+from training.losses import Perceptual
+from vidrestore import Restorer
+from vidrestore import weights_io as W
+from vidrestore.errors import ConfigError
+
+SCRIPTS = {"vae": train_vae, "dit": train_dit, "decoder": finetune_decoder}
+
+
+@pytest.fixture(scope="module")
+def image_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    (root / "imgs").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        small = rng.integers(0, 256, (24, 24, 3), dtype=np.uint8)
+        Image.fromarray(small).resize((96, 96), Image.BICUBIC).save(root / "imgs" / f"{i}.png")
+    return root
+
+
+def run(script: str, image_root, run_dir, *overrides, fixed_clip=False):
+    """Run one training script in-process with tiny settings; returns the logged records."""
+    argv = [f"run_dir={run_dir}", "device=cpu", "workers=0", "batch_size=2", "log_every=1", "progress=false",
+            "tensorboard=false", f"data.root={image_root}", "data.train=[{path: imgs, kind: images}]",
+            "data.val=[{path: imgs, kind: images}]", "data.size=[64,64]", "val_batches=1",
+            "data.degradation.compression.p_codec=0.5", "data.degradation.compression.codecs=[libx264]",
+            "data.degradation.compression.codec_weights=[1.0]"]
+    if script != "vae":
+        argv.append("data.frames=2")
+    if fixed_clip:  # every step sees item 0: the same clip and the same degradation
+        argv.append("data.samples_per_epoch=1")
+    mod = SCRIPTS[script]
+    mod.main(C.parse_config(mod.__doc__, mod.DEFAULT, argv + list(overrides)))
+    return [json.loads(line) for line in (run_dir / "log.txt").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def chain_runs(image_root, tmp_path_factory):
+    """All four stages, two steps each, every stage starting from the previous export."""
+    d = tmp_path_factory.mktemp("runs")
+    run("vae", image_root, d / "vae1", "stage=1", "steps=2")
+    run("vae", image_root, d / "vae2", "stage=2", f"init={d / 'vae1/export.safetensors'}", "steps=2")
+    run("dit", image_root, d / "dit", f"init={d / 'vae2/export.safetensors'}", "steps=2", "latent_stats_batches=2")
+    run("decoder", image_root, d / "decoder", f"init={d / 'dit/export.safetensors'}", "steps=2", "loss.gan_start=0",
+        "val_every=2")
+    return d
+
+
+def test_each_stage_writes_loadable_checkpoint_and_export(chain_runs):
+    for stage in ("vae1", "vae2", "dit", "decoder"):
+        assert (chain_runs / stage / "ckpt" / "latest").is_file()
+        assert (chain_runs / stage / "ckpt" / "step_00000002.yaml").is_file()  # resolved config beside it
+        _, _, meta = W.load(chain_runs / stage / "export.safetensors")
+        assert meta["stages"].split(",")[-1] == stage
+    # only the last stage of a complete chain is marked trained; it loads as a Restorer
+    r = Restorer.from_pretrained(chain_runs / "decoder" / "export.safetensors", device="cpu", tile=64, window=2)
+    assert r.restore(torch.rand(2, 3, 40, 50)).shape == (2, 3, 40, 50)
+    with pytest.raises(Exception, match="untrained"):
+        Restorer.from_pretrained(chain_runs / "dit" / "export.safetensors")
+
+
+def test_latent_statistics_are_estimated_and_saved(chain_runs):
+    state, _, _ = W.load(chain_runs / "dit" / "export.safetensors")
+    assert not torch.equal(state["vae.latent_std"], torch.ones(64))
+
+
+def test_decoder_finetuning_keeps_encoders_and_dit_frozen(chain_runs):
+    before, _, _ = W.load(chain_runs / "dit" / "export.safetensors")
+    after, _, _ = W.load(chain_runs / "decoder" / "export.safetensors")
+    for k in before:
+        if k.startswith(("vae.", "dit.")):
+            assert torch.equal(before[k], after[k]), k
+    assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith("pixel_decoder."))
+
+
+@pytest.mark.parametrize("stage", ["vae1", "dit", "decoder"])
+def test_overfitting_one_clip_lowers_the_loss(stage, chain_runs, image_root, tmp_path):
+    args = {"vae1": ("vae", "stage=1", "lr=1e-3"),
+            "dit": ("dit", f"init={chain_runs / 'vae2/export.safetensors'}", "latent_stats_batches=1", "lr=1e-3"),
+            "decoder": ("decoder", f"init={chain_runs / 'dit/export.safetensors'}", "lr=1e-3", "latent=clean")}[stage]
+    log = run(args[0], image_root, tmp_path / stage, *args[1:], "steps=30", "checkpoint_every=1000", fixed_clip=True)
+    first = np.mean([r["loss"] for r in log[:3]])
+    last = np.mean([r["loss"] for r in log[-3:]])
+    assert last < 0.7 * first, (first, last)
+
+
+@pytest.mark.parametrize("stage", ["vae1", "dit", "decoder"])
+def test_resume_reproduces_the_next_steps(stage, chain_runs, image_root, tmp_path):
+    script, extra = {"vae1": ("vae", ["stage=1", "loss.gan_start=1"]),
+                     "dit": ("dit", [f"init={chain_runs / 'vae2/export.safetensors'}", "latent_stats_batches=1"]),
+                     "decoder": ("decoder", [f"init={chain_runs / 'dit/export.safetensors'}", "loss.gan_start=1"])}[stage]
+    whole = run(script, image_root, tmp_path / "whole", *extra, "steps=4", "checkpoint_every=2")
+    run(script, image_root, tmp_path / "cut", *extra, "steps=2", "checkpoint_every=2")
+    resumed = run(script, image_root, tmp_path / "cut", *extra, "steps=4", "checkpoint_every=2", "resume=auto")
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4]
+    for a, b in zip(whole[2:], resumed[2:]):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5, abs=1e-6)
+
+
+def test_bad_options_are_clear(tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="stepz"):
+        C.parse_config(train_vae.__doc__, train_vae.DEFAULT, ["stepz=3"])
+    with pytest.raises(SystemExit):
+        C.parse_config(train_vae.__doc__, train_vae.DEFAULT, ["notakeyvalue"])
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(ConfigError, match="alexnet-owt"):
+        Perceptual("lpips_alex")
+
+
+def test_help_documents_the_options(capsys):
+    with pytest.raises(SystemExit):
+        C.parse_config(finetune_decoder.__doc__, finetune_decoder.DEFAULT, ["--help"])
+    out = capsys.readouterr().out
+    for key in ("latent:", "perceptual:", "gan_weight:", "temporal:", "resume:", "torchrun"):
+        assert key in out
