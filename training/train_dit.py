@@ -19,6 +19,7 @@ import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from einops import rearrange  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
 
 from training import common as C  # noqa: E402
 from vidrestore.models.sampler import flow_interpolate, flow_target, sample_flow  # noqa: E402
@@ -66,9 +67,10 @@ def main(cfg):
         start = C.Checkpointer.load(path, {"chain": chain}, {"dit": opt}, {"dit": ema})
     loader, val = C.make_loader(cfg, env, start)
     if start == 0:
-        # statistics from batches beyond the training schedule's first steps (a separate loader)
-        stats_loader, _ = C.make_loader(cfg, env, max(0, cfg.steps - cfg.latent_stats_batches))
-        estimate_latent_stats(vae, iter(stats_loader), min(cfg.latent_stats_batches, len(stats_loader)), env)
+        # statistics from clips of their own (another data seed), independent of the schedule
+        stats_cfg = OmegaConf.merge(cfg, {"steps": cfg.latent_stats_batches, "data": {"seed": 999_983}})
+        stats_loader, _ = C.make_loader(stats_cfg, env, 0)
+        estimate_latent_stats(vae, iter(stats_loader), cfg.latent_stats_batches, env)
         ema = C.EMA(dit, cfg.ema_decay)
     dit_ddp = C.ddp(dit, env)
     log = C.Logger(cfg, env, start)
