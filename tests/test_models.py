@@ -137,3 +137,23 @@ def test_parameter_counts(capsys):
     assert counts["tiny"]["total"] < 10e6
     base = load_model_config("base")
     assert base.dit.width >= 768 and base.dit.depth >= 12
+
+
+def test_residual_decoder_starts_as_the_identity(cfg):
+    assert cfg.decoder.residual  # the tiny config decodes a correction of the degraded frame
+    vae = LPVAE(cfg.vae).eval()
+    dec = TemporalPixelDecoder(cfg.vae, cfg.decoder).eval()
+    dec.init_from_vae(vae)
+    lq = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        parts = dec(vae.encode(lq), lq, T=3, parts=True)
+    assert torch.equal(parts["rgb"], lq) and torch.equal(parts["out"], lq)
+
+
+def test_fallback_gate_cannot_saturate(cfg):
+    dec = TemporalPixelDecoder(cfg.vae, cfg.decoder).eval()
+    with torch.no_grad():
+        dec.confidence[0].bias.fill_(-1e4)  # a head that wants to shut the gate completely
+        dec.decoder.out[2].bias.fill_(0.5)
+        parts = dec(torch.randn(2, 64, 2, 2), torch.rand(2, 3, 64, 64), T=2, parts=True)
+    assert parts["m"].min() >= torch.sigmoid(torch.tensor(-6.0)) - 1e-7  # gradient still reaches the restoration path

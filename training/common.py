@@ -182,9 +182,12 @@ def collate(items):
 def build_chain(cfg, env: Env) -> RestorationChain:
     """Fresh chain from cfg.model, or the weights of an earlier stage (cfg.init)."""
     if cfg.get("init"):
-        state, model_cfg, meta = W.load(W.resolve(cfg.init))
+        state, init_cfg, meta = W.load(W.resolve(cfg.init))
+        model_cfg = load_model_config(init_cfg, list(cfg.get("model_overrides") or []))
         chain = RestorationChain(model_cfg)
         chain.load_state_dict(state)
+        if model_cfg.decoder.residual and not init_cfg.decoder.residual:
+            chain.pixel_decoder.reset_output()  # switching to residual decoding: start from the identity
         chain.stages = [s for s in meta.get("stages", "").split(",") if s]
     else:
         model_cfg = load_model_config(cfg.model)

@@ -6,6 +6,7 @@ degraded frames), the decoder, the temporal layers, the fallback (confidence) he
     z    = clean latent | clean latent + noise | DiT restoration of the degraded latent (latent=dit)
     out  = decoder(z, degraded frames, T)                                  (B*T,3,H,W)
     loss = L1 + perceptual + temporal(frame differences) + hinge 3D PatchGAN (adaptive weight)
+           + L1 of the restoration path before the fallback gate (aux_rgb)
 
 The fallback head lets the decoder return the degraded input where the latent is wrong instead of
 inventing content; the losses (reconstruction against GT) teach it where.
@@ -83,10 +84,13 @@ def main(cfg):
         z = decoder_latent(chain, gt, lq, cfg, g)
         use_gan = cfg.loss.gan_weight > 0 and step > cfg.loss.gan_start
         with C.autocast(cfg, env):
-            out = dec_ddp(z, lq, T)
+            parts = dec_ddp(z, lq, T, parts=True)
+            out = parts["out"]
             l1 = (out - gt).abs().mean()
             clip = lambda x: rearrange(x, "(b t) c h w -> b t c h w", t=T)
             rec = cfg.loss.l1 * l1 + cfg.loss.perceptual_weight * perceptual(out.float(), gt)
+            # the restoration path is always taught directly, so the fallback gate cannot starve it
+            rec = rec + cfg.loss.aux_rgb * (parts["rgb"] - gt).abs().mean()
             rec = rec + cfg.loss.temporal * temporal_difference_loss(clip(out), clip(gt))
             loss = rec
             if use_gan:

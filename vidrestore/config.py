@@ -56,6 +56,7 @@ class DecoderConfig:
     nvsm_attention: bool = True  # LIPT NVSM-SA at the coarsest decoder level
     nvsm_window: int = 4
     fallback: bool = True  # predict a confidence map, blend towards the degraded input
+    residual: bool = False  # the decoder predicts a correction of the degraded frame instead of the frame
 
 
 @dataclass

@@ -5,8 +5,11 @@
                                            h  = AlphaBlend(h, TemporalResBlock(h))       (Conv3d (k,1,1), zero-init)
                           at H/32 only:    h += NVSM-SA(h)                                (LIPT, zero-init proj)
     degraded frames (B*T,3,H,W) --> LQ branch = copy of the fine encoder (initialised from it)
-    output: out = lq + m * (rgb - lq),  m = sigmoid(confidence head): falls back to the degraded input
-            where the restoration cannot be trusted; then a final zero-init temporal conv.
+    output: rgb = decoded frame, or lq + decoded correction (`residual`, zero at init)
+            out = lq + m * (rgb - lq),  m = sigmoid(confidence head, soft-clamped to [-6, 6]): falls
+            back to the degraded input where the restoration cannot be trusted (the clamp keeps the
+            gate from saturating shut, which would stop the restoration path from learning);
+            then a final zero-init temporal conv.
 
 At initialisation every new layer is an exact no-op, so the decoder starts as the VAE decoder
 (apart from the fallback map, which starts near 1).
@@ -118,9 +121,20 @@ class TemporalPixelDecoder(nn.Module):
         if self.lq_branch is not None:
             state = {k: v for k, v in vae.fine.state_dict().items() if not k.startswith("out.")}
             self.lq_branch.load_state_dict(state)
+        if self.cfg.residual:
+            self.reset_output()
 
-    def forward(self, z: torch.Tensor, lq: torch.Tensor, T: int) -> torch.Tensor:
-        """z (B*T,64,h,w), lq (B*T,3,32h,32w) in [0,1], frames grouped per clip -> (B*T,3,32h,32w)."""
+    @torch.no_grad()
+    def reset_output(self) -> None:
+        """Residual mode starts as the identity: zero correction, gate open."""
+        zero_(self.decoder.out[2])
+        if self.cfg.fallback:
+            nn.init.zeros_(self.confidence[0].weight)
+            nn.init.constant_(self.confidence[0].bias, 2.0)
+
+    def forward(self, z: torch.Tensor, lq: torch.Tensor, T: int, parts: bool = False):
+        """z (B*T,64,h,w), lq (B*T,3,32h,32w) in [0,1], frames grouped per clip -> (B*T,3,32h,32w).
+        parts=True returns dict(out, rgb (before the fallback gate), m) for training losses."""
         lq_feats = self.lq_branch.features(lq * 2 - 1)[::-1] if self.lq_branch is not None else None
         last: list[torch.Tensor] = []
 
@@ -134,16 +148,18 @@ class TemporalPixelDecoder(nn.Module):
             last[:] = [h]
             return h
 
-        rgb = (self.decoder(z, hook) + 1) / 2  # (B*T,3,H,W)
+        h = self.decoder(z, hook)  # (B*T,3,H,W) in [-1,1] units
+        rgb = lq + h / 2 if self.cfg.residual else (h + 1) / 2
+        out, m = rgb, None
         if self.cfg.fallback:
-            m = torch.sigmoid(self.confidence(last[0]))  # (B*T,1,H,W)
-            rgb = lq + m * (rgb - lq)
+            m = torch.sigmoid(6 * torch.tanh(self.confidence(last[0]) / 6))  # (B*T,1,H,W)
+            out = lq + m * (rgb - lq)
         if self.cfg.temporal:
             k = self.cfg.temporal_kernel // 2
-            x = rearrange(rgb, "(b t) c h w -> b c t h w", t=T)
+            x = rearrange(out, "(b t) c h w -> b c t h w", t=T)
             x = x + self.out_temporal(F.pad(x, (0, 0, 0, 0, k, k), mode="replicate"))
-            rgb = rearrange(x, "b c t h w -> (b t) c h w")
-        return rgb
+            out = rearrange(x, "b c t h w -> (b t) c h w")
+        return {"out": out, "rgb": rgb, "m": m} if parts else out
 
     @property
     def context(self) -> int:
