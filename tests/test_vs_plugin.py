@@ -41,9 +41,12 @@ W, H, N = 64, 48, 12
 @pytest.fixture(scope="module")
 def restorer():
     """One real tiny Restorer (random init) shared by the module: it is only read from."""
+    from tests.test_models import activate
     from vidrestore.restorer import Restorer
 
-    return Restorer.from_config(str(TINY), **RUNTIME)
+    r = Restorer.from_config(str(TINY), **RUNTIME)
+    activate(r.chain)  # zero-initialised layers get values: a fresh chain is exactly the identity
+    return r
 
 
 def textured(fmt: int, length: int = N, seed: int = 0, width: int = W, height: int = H) -> vs.VideoNode:
