@@ -197,6 +197,18 @@ def build_chain(cfg, env: Env) -> RestorationChain:
     return chain.to(env.device)
 
 
+def discriminator_step(disc, opt_d, real: torch.Tensor, fake: torch.Tensor, cfg, env: "Env") -> float:
+    """One hinge-loss update of a PatchGAN discriminator; `fake` is detached here. Returns the loss."""
+    from training.losses import hinge_d_loss
+
+    with autocast(cfg, env):
+        d_loss = hinge_d_loss(disc(real), disc(fake.detach()))
+    opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    opt_d.step()
+    return d_loss.item()
+
+
 def freeze(*modules: nn.Module) -> None:
     for m in modules:
         m.requires_grad_(False)

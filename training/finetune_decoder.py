@@ -27,7 +27,7 @@ import torch.nn as nn  # noqa: E402
 from einops import rearrange  # noqa: E402
 
 from training import common as C  # noqa: E402
-from training.losses import (PatchDiscriminator, Perceptual, adaptive_weight, hinge_d_loss,  # noqa: E402
+from training.losses import (PatchDiscriminator, Perceptual, adaptive_weight,  # noqa: E402
                              hinge_g_loss, temporal_difference_loss)
 from vidrestore.models.sampler import sample_flow  # noqa: E402
 
@@ -104,13 +104,8 @@ def main(cfg):
         ema.update(dec)
         scalars = {"loss": loss.item(), "l1": l1.item()}
         if use_gan:
-            with C.autocast(cfg, env):
-                to3d = lambda x: rearrange(x, "(b t) c h w -> b c t h w", t=T)
-                d_loss = hinge_d_loss(disc_ddp(to3d(gt)), disc_ddp(to3d(out.detach())))
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            scalars["d_loss"] = d_loss.item()
+            to3d = lambda x: rearrange(x, "(b t) c h w -> b c t h w", t=T)
+            scalars["d_loss"] = C.discriminator_step(disc_ddp, opt_d, to3d(gt), to3d(out), cfg, env)
         log.step(step, scalars)
         if env.main and step % cfg.image_every == 0:
             log.images(step, "train/lq|out|gt", lq[:T], out[:T].detach(), gt[:T])

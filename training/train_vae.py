@@ -20,7 +20,7 @@ import torch.nn as nn  # noqa: E402
 from einops import rearrange  # noqa: E402
 
 from training import common as C  # noqa: E402
-from training.losses import PatchDiscriminator, Perceptual, adaptive_weight, hinge_d_loss, hinge_g_loss  # noqa: E402
+from training.losses import PatchDiscriminator, Perceptual, adaptive_weight, hinge_g_loss  # noqa: E402
 
 DEFAULT = C.REPO / "configs" / "train" / "vae.yaml"
 
@@ -92,12 +92,7 @@ def main(cfg):
         opt.step()
         scalars = {"loss": loss.item(), "l1": l1.item(), "kl": kl.item()}
         if use_gan:
-            with C.autocast(cfg, env):
-                d_loss = hinge_d_loss(disc_ddp(x), disc_ddp(rec.detach()))
-            opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            opt_d.step()
-            scalars["d_loss"] = d_loss.item()
+            scalars["d_loss"] = C.discriminator_step(disc_ddp, opt_d, x, rec, cfg, env)
         log.step(step, scalars)
         if env.main and step % cfg.image_every == 0:
             log.images(step, "train/input|recon|gt", x[:4], rec[:4].detach(), x[:4])
