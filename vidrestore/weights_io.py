@@ -44,6 +44,9 @@ def save(path: str | os.PathLike, state: dict[str, torch.Tensor], cfg, trained: 
     metadata.update({k: str(v) for k, v in meta.items()})
     tmp = path.with_name(f".{path.name}.tmp")
     save_file({k: v.detach().contiguous().cpu() for k, v in state.items()}, str(tmp), metadata=metadata)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # a normal file's permissions, not the private temp file's
     os.replace(tmp, path)
     return path
 

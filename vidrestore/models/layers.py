@@ -52,7 +52,11 @@ class RepConv(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.fused is not None:
             return self.fused(x)
-        return self.forward_branches(x)
+        # every branch is linear, so their sum is one conv whose kernel is a differentiable function
+        # of the branch parameters: training runs one conv (same outputs and gradients as running
+        # the branches, several times faster); `forward_branches` is the literal form, kept as the reference
+        w, b = self.kernel_and_bias()
+        return F.conv2d(x, w, b, padding=1, groups=self.groups)
 
     @torch.no_grad()
     def deploy(self) -> None:
@@ -128,13 +132,15 @@ class LayerNorm2d(nn.Module):
 
 
 class ResBlock(nn.Module):
-    """x + HRM(SiLU(HRM(LN(x)))): the residual block of the LP-VAE, decoder and LQ branch."""
+    """x + HRM(SiLU(HRM(LN(x)))): the residual block of the LP-VAE, decoder and LQ branch.
+    (B,C,H,W) -> (B,C,H,W); `hidden` widens the inner activation (C -> hidden -> C)."""
 
-    def __init__(self, ch: int):
+    def __init__(self, ch: int, hidden: int | None = None):
         super().__init__()
+        hidden = hidden or ch
         self.norm = LayerNorm2d(ch)
-        self.conv1 = HRMConv(ch, ch)
-        self.conv2 = HRMConv(ch, ch)
+        self.conv1 = HRMConv(ch, hidden)
+        self.conv2 = HRMConv(hidden, ch)
         with torch.no_grad():  # start close to identity: keeps deep stacks stable without BN
             for m in (self.conv2.conv3, self.conv2.conv1):
                 m.weight.mul_(0.1)
