@@ -123,3 +123,30 @@ def test_help_documents_the_options(capsys):
     out = capsys.readouterr().out
     for key in ("latent:", "perceptual:", "gan_weight:", "temporal:", "resume:", "torchrun"):
         assert key in out
+
+
+def test_reset_decoder_keeps_vae_and_dit_and_builds_the_configured_decoder(chain_runs, image_root, tmp_path):
+    init = chain_runs / "dit" / "export.safetensors"
+    change = "model_overrides=['decoder.refine_blocks=[0,0,1,1]']"
+    with pytest.raises(ConfigError, match="reset_decoder"):  # the saved decoder does not fit the new architecture
+        run("decoder", image_root, tmp_path / "no_reset", f"init={init}", change, "steps=1")
+    run("decoder", image_root, tmp_path / "reset", f"init={init}", change, "reset_decoder=true", "steps=1")
+    before, _, _ = W.load(init)
+    after, cfg, _ = W.load(tmp_path / "reset" / "export.safetensors")
+    assert list(cfg.decoder.refine_blocks) == [0, 0, 1, 1]
+    for k in before:
+        if k.startswith(("vae.", "dit.")):
+            assert torch.equal(before[k], after[k]), k
+
+
+def test_learning_rate_schedule():
+    from omegaconf import OmegaConf
+
+    cfg = OmegaConf.create({"lr": 1e-3, "lr_min": 1e-5, "warmup_steps": 10, "steps": 110, "lr_schedule": "cosine"})
+    assert C.lr_at(cfg, 5) == pytest.approx(5e-4)
+    assert C.lr_at(cfg, 10) == pytest.approx(1e-3)
+    assert C.lr_at(cfg, 60) == pytest.approx((1e-3 + 1e-5) / 2)
+    assert C.lr_at(cfg, 110) == pytest.approx(1e-5)
+    assert C.lr_at(OmegaConf.merge(cfg, {"lr_schedule": "constant"}), 100) == pytest.approx(1e-3)
+    with pytest.raises(ConfigError, match="lr_schedule"):
+        C.lr_at(OmegaConf.merge(cfg, {"lr_schedule": "step"}), 50)

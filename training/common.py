@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -158,7 +159,8 @@ def make_loader(cfg, env: Env, start_step: int):
     train = build_dataset(data_cfg, "train")
     if not cfg.get("degrade", True):
         train.degradation = None  # stages that only need clean frames skip the (slow) degradations
-    sampler = StepSampler(start_step, cfg.steps, cfg.batch_size, env.rank, env.world, len(train))
+    end = min(cfg.steps, int(cfg.get("stop_at") or cfg.steps))  # stop_at: end this run early (curricula), same schedule
+    sampler = StepSampler(start_step, end, cfg.batch_size, env.rank, env.world, len(train))
     loader = torch.utils.data.DataLoader(
         train, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
         collate_fn=collate, prefetch_factor=2 if cfg.workers else None,
@@ -183,11 +185,25 @@ def build_chain(cfg, env: Env) -> RestorationChain:
     """Fresh chain from cfg.model, or the weights of an earlier stage (cfg.init)."""
     if cfg.get("init"):
         state, init_cfg, meta = W.load(W.resolve(cfg.init))
+        if cfg.get("reset_decoder"):  # the pixel decoder's architecture comes from cfg.model, not from init
+            init_cfg = OmegaConf.merge(init_cfg, {"decoder": load_model_config(cfg.model).decoder})
         model_cfg = load_model_config(init_cfg, list(cfg.get("model_overrides") or []))
         chain = RestorationChain(model_cfg)
-        chain.load_state_dict(state)
-        if model_cfg.decoder.residual and not init_cfg.decoder.residual:
-            chain.pixel_decoder.reset_output()  # switching to residual decoding: start from the identity
+        if cfg.get("reset_decoder"):  # keep init's LP-VAE and DiT; the pixel decoder starts again from the VAE
+            state = {k: v for k, v in state.items() if not k.startswith("pixel_decoder.")}
+            missing, unexpected = chain.load_state_dict(state, strict=False)
+            missing = [k for k in missing if not k.startswith("pixel_decoder.")]
+            if missing or unexpected:
+                raise ConfigError(f"{cfg.init} does not fit the model's LP-VAE/DiT: missing {missing[:3]}, unexpected {unexpected[:3]}")
+            chain.pixel_decoder.init_from_vae(chain.vae)
+        else:
+            try:
+                chain.load_state_dict(state)
+            except RuntimeError as e:
+                raise ConfigError(f"{cfg.init} does not fit the model (after model_overrides): {str(e).splitlines()[0]} ... "
+                                  "(architecture changed? reset_decoder=true starts the pixel decoder again from the VAE)") from None
+            if model_cfg.decoder.residual and not init_cfg.decoder.residual:
+                chain.pixel_decoder.reset_output()  # switching to residual decoding: start from the identity
         chain.stages = [s for s in meta.get("stages", "").split(",") if s]
     else:
         model_cfg = load_model_config(cfg.model)
@@ -345,6 +361,26 @@ def export_chain(chain: RestorationChain, path: Path, stage: str, trained: bool,
     return W.save(path, state, chain.cfg, trained=trained, stages=",".join(stages), **meta)
 
 
+def lr_at(cfg, step: int) -> float:
+    """Learning rate of `step` (1-based): linear warm-up over `warmup_steps`, then constant or cosine
+    down to `lr_min` at `steps`. A pure function of the step, so resumed runs follow the same curve."""
+    warm = int(cfg.get("warmup_steps", 0))
+    if warm and step <= warm:
+        return cfg.lr * step / warm
+    if cfg.get("lr_schedule", "constant") == "constant":
+        return cfg.lr
+    if cfg.lr_schedule != "cosine":
+        raise ConfigError(f"lr_schedule must be constant or cosine, got '{cfg.lr_schedule}'")
+    progress = min(1.0, (step - warm) / max(1, cfg.steps - warm))
+    lo = float(cfg.get("lr_min", 0.0))
+    return lo + (cfg.lr - lo) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
+    for group in opt.param_groups:
+        group["lr"] = lr
+
+
 class Clock:
     """Wall-clock budget for a run (`time_limit_min`, 0 = none): the loop stops early, cleanly."""
 
@@ -426,6 +462,9 @@ def report(log: Logger, step: int, scalars: dict[str, float], text: str) -> None
         for k, v in scalars.items():
             log.tb.add_scalar(k, v, step)
     log.bar.write(f"step {step}: {text}")
+    if log.log_file is not None:
+        with open(log.log_file, "a") as f:
+            f.write(json.dumps({"step": step, **{k: round(v, 4) for k, v in scalars.items()}}) + "\n")
 
 
 @torch.no_grad()

@@ -62,7 +62,7 @@ def main(cfg):
     disc = PatchDiscriminator(temporal=True).to(env.device)
     perceptual = Perceptual(cfg.loss.perceptual).to(env.device)
     ema = C.EMA(dec, cfg.ema_decay)
-    opt = torch.optim.AdamW(dec.parameters(), lr=cfg.lr, betas=(0.5, 0.9), weight_decay=cfg.weight_decay)
+    opt = torch.optim.AdamW(dec.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.loss.disc_lr, betas=(0.5, 0.9))
 
     ckpt = C.Checkpointer(cfg.run_dir, cfg.keep_checkpoints)
@@ -82,6 +82,7 @@ def main(cfg):
         lq = rearrange(batch["lq"], "b t c h w -> (b t) c h w").to(env.device)
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step * 101 + env.rank)
         z = decoder_latent(chain, gt, lq, cfg, g)
+        C.set_lr(opt, C.lr_at(cfg, step))
         use_gan = cfg.loss.gan_weight > 0 and step > cfg.loss.gan_start
         with C.autocast(cfg, env):
             parts = dec_ddp(z, lq, T, parts=True)
@@ -102,7 +103,9 @@ def main(cfg):
         nn.utils.clip_grad_norm_(dec.parameters(), cfg.grad_clip)
         opt.step()
         ema.update(dec)
-        scalars = {"loss": loss.item(), "l1": l1.item()}
+        scalars = {"loss": loss.item(), "l1": l1.item(), "lr": opt.param_groups[0]["lr"]}
+        if parts["m"] is not None:
+            scalars["gate"] = parts["m"].mean().item()
         if use_gan:
             to3d = lambda x: rearrange(x, "(b t) c h w -> b c t h w", t=T)
             scalars["d_loss"] = C.discriminator_step(disc_ddp, opt_d, to3d(gt), to3d(out), cfg, env)
@@ -129,18 +132,34 @@ def main(cfg):
 
 @torch.no_grad()
 def validate(chain, ema, val, cfg, env, log, step):
-    out_s, lq_s = [], []
+    """PSNR of the output, of the restoration path before the gate, and of the degraded input on
+    fixed held-aside clips under each preset of `val_presets` (or the training chain if none)."""
+    from vidrestore.synth.degradations import degrade
+
+    presets = list(cfg.get("val_presets") or [None])
     with C.ema_weights(chain.pixel_decoder, ema) as dec:
-        for i in range(cfg.val_batches):
-            item = val[i]
-            gt, lq = item["gt"].to(env.device), item["lq"].to(env.device)
-            z = decoder_latent(chain, gt, lq, cfg, torch.Generator().manual_seed(i))
-            out_s.append(C.psnr_ssim(dec(z, lq, gt.shape[0]), gt))
-            lq_s.append(C.psnr_ssim(lq, gt))
-    psnr, ssim = (sum(s[k] for s in out_s) / len(out_s) for k in (0, 1))
-    psnr_lq = sum(s[0] for s in lq_s) / len(lq_s)
-    C.report(log, step, {"val/psnr": psnr, "val/ssim": ssim},
-             f"val PSNR {psnr:.2f} dB, SSIM {ssim:.4f} (degraded input {psnr_lq:.2f} dB)")
+        for preset in presets:
+            sums = {"out": 0.0, "rgb": 0.0, "lq": 0.0, "ssim": 0.0, "gate": 0.0}
+            for i in range(cfg.val_batches):
+                item = val[i]
+                gt = item["gt"].to(env.device)
+                lq = item["lq"] if preset is None else degrade(item["gt"], preset, seed=i)
+                lq = lq.to(env.device)
+                z = decoder_latent(chain, gt, lq, cfg, torch.Generator().manual_seed(i))
+                parts = dec(z, lq, gt.shape[0], parts=True)
+                psnr, ssim = C.psnr_ssim(parts["out"], gt)
+                sums["out"] += psnr
+                sums["ssim"] += ssim
+                sums["rgb"] += C.psnr_ssim(parts["rgb"], gt)[0]
+                sums["lq"] += C.psnr_ssim(lq, gt)[0]
+                sums["gate"] += float(parts["m"].mean()) if parts["m"] is not None else 1.0
+            avg = {k: v / cfg.val_batches for k, v in sums.items()}
+            tag = preset or "train_chain"
+            C.report(log, step, {f"val/{tag}/psnr": avg["out"], f"val/{tag}/psnr_rgb": avg["rgb"], f"val/{tag}/ssim": avg["ssim"],
+                                 f"val/{tag}/gate": avg["gate"]},
+                     f"val {tag}: PSNR {avg['out']:.2f} dB (restoration path {avg['rgb']:.2f}, degraded input {avg['lq']:.2f}), "
+                     f"SSIM {avg['ssim']:.4f}, gate {avg['gate']:.3f}")
+
 
 if __name__ == "__main__":
     C.run_main(main, __doc__, DEFAULT)
