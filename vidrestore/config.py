@@ -53,6 +53,10 @@ class DecoderConfig:
     lq_branch: bool = True  # pixel-aware: copy of the fine encoder reading the degraded frame
     temporal: bool = True  # temporal residual blocks + AlphaBlender after each up block
     temporal_kernel: int = 3
+    temporal_spatial: int = 1  # spatial size of the temporal kernels: 3 lets them follow motion
+    lq_neighbours: bool = False  # the LQ branch's stem also reads frames t-1 and t+1
+    refine_blocks: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # ResBlocks after each injection, H/32..H/4
+    refine_expand: int = 1  # inner width of those blocks, x channels
     nvsm_attention: bool = True  # LIPT NVSM-SA at the coarsest decoder level
     nvsm_window: int = 4
     fallback: bool = True  # predict a confidence map, blend towards the degraded input

@@ -1,18 +1,28 @@
 """Temporal pixel-aware decoder (ZipIR's pixel-aware decoder + temporal layers for video).
 
     z (B*T,64,h,w) --> Decoder levels  H/32 --up--> H/16 --up--> H/8 --up--> H/4 --> RGB (pixel-shuffle x4)
-                          after level i:   h += LQProj_i(LQ feature at the same scale)   (zero-init 1x1)
-                                           h  = AlphaBlend(h, TemporalResBlock(h))       (Conv3d (k,1,1), zero-init)
+                          after level i:   h  = g_i * h + LQProj_i(LQ feature at the same scale)
+                                                   (1x1 zero-init, g_i = 1; residual: LQProj random, g_H/4 = 0.1)
+                                           h  = AlphaBlend(h, TemporalResBlock(h))       ((k,s,s) kernel over frames, zero-init)
+                                           h  = Refine_i(h)                              (ResBlocks on the merged features)
                           at H/32 only:    h += NVSM-SA(h)                                (LIPT, zero-init proj)
-    degraded frames (B*T,3,H,W) --> LQ branch = copy of the fine encoder (initialised from it)
+    degraded frames (B*T,3,H,W) --> LQ branch = copy of the fine encoder (initialised from it); with
+            `lq_neighbours` its stem also reads frames t-1 and t+1 (zero-init conv), so the finest
+            features see the raw neighbouring pixels within the stem's reach (+-8 px)
     output: rgb = decoded frame, or lq + decoded correction (`residual`, zero at init)
             out = lq + m * (rgb - lq),  m = sigmoid(confidence head, soft-clamped to [-6, 6]): falls
             back to the degraded input where the restoration cannot be trusted (the clamp keeps the
             gate from saturating shut, which would stop the restoration path from learning);
             then a final zero-init temporal conv.
 
-At initialisation every new layer is an exact no-op, so the decoder starts as the VAE decoder
-(apart from the fallback map, which starts near 1).
+Motion: the temporal res-blocks mix each frame with its neighbours through (k, s, s) kernels; with
+s = 3 a block reaches +-1 feature pixel, i.e. +-4 px of motion at H/4 and +-32 px at H/32, so the
+temporal layers can follow moving content instead of averaging misaligned pixels (s = 1).
+
+At initialisation the decoder is the VAE decoder (LQ injections zero, temporal layers no-ops); in
+residual mode its output layer is zero, so it starts as the identity on the degraded frames, and the
+finest level starts dominated by the LQ features (g_H/4 = 0.1): the detail path learns at the pace of
+a plain residual CNN while the latent/coarse context learns alongside.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from vidrestore.config import FINE_CH
-from vidrestore.models.layers import LayerNorm2d
+from vidrestore.models.layers import LayerNorm2d, ResBlock
 from vidrestore.models.lpvae import Decoder, PyramidEncoder
 
 
@@ -33,24 +43,31 @@ def zero_(m: nn.Module) -> nn.Module:
     return m
 
 
-class TemporalResBlock(nn.Module):
-    """Residual block over time only: (B*T,C,h,w) -> same. Conv3d kernels (k,1,1), replicate-padded
-    in time so the first/last frame and single-frame clips work."""
+def stack_neighbours(x: torch.Tensor, T: int, r: int, centre: bool = True) -> torch.Tensor:
+    """Frames t-r..t+r of every frame on the channel axis, replicated at the clip's ends:
+    (B*T,C,H,W) -> (B*T,(2r+1)C,H,W), or (B*T,2rC,H,W) without frame t itself (centre=False)."""
+    clip = rearrange(x, "(b t) c h w -> b c t h w", t=T)
+    clip = F.pad(clip, (0, 0, 0, 0, r, r), mode="replicate") if r else clip
+    offsets = [d for d in range(-r, r + 1) if centre or d]
+    frames = [clip[:, :, r + d:r + d + T] for d in offsets]  # each (B,C,T,H,W)
+    return rearrange(torch.cat(frames, dim=1), "b c t h w -> (b t) c h w")
 
-    def __init__(self, ch: int, k: int = 3):
+
+class TemporalResBlock(nn.Module):
+    """Residual block across neighbouring frames: (B*T,C,h,w) -> same.
+
+    conv1 sees frames t-k..t+k stacked on channels (a (2k+1, s, s) spatio-temporal kernel, run as a
+    Conv2d because CPUs run those several times faster than Conv3d); conv2 is a zero-init 1x1.
+    Frames are replicated at the clip's ends, so the first/last frame and 1-frame clips work."""
+
+    def __init__(self, ch: int, k: int = 3, s: int = 1):
         super().__init__()
         self.k = k
-        self.conv1 = nn.Conv3d(ch, ch, (k, 1, 1))
-        self.conv2 = zero_(nn.Conv3d(ch, ch, (k, 1, 1)))
-
-    def _tconv(self, conv, x):
-        p = self.k // 2
-        return conv(F.pad(x, (0, 0, 0, 0, p, p), mode="replicate"))
+        self.conv1 = nn.Conv2d(k * ch, ch, s, padding=s // 2)
+        self.conv2 = zero_(nn.Conv2d(ch, ch, 1))
 
     def forward(self, x: torch.Tensor, T: int) -> torch.Tensor:
-        h = rearrange(x, "(b t) c h w -> b c t h w", t=T)
-        h = h + self._tconv(self.conv2, F.silu(self._tconv(self.conv1, h)))
-        return rearrange(h, "b c t h w -> (b t) c h w")
+        return x + self.conv2(F.silu(self.conv1(stack_neighbours(x, T, self.k // 2))))
 
 
 class AlphaBlender(nn.Module):
@@ -105,15 +122,28 @@ class TemporalPixelDecoder(nn.Module):
             del self.lq_branch.out  # only its multi-scale features are used
             lq_chans = list(vae_cfg.fine_channels)[::-1]  # H/32 first, like the decoder levels
             self.lq_proj = nn.ModuleList([zero_(nn.Conv2d(c_lq, c, 1)) for c_lq, c in zip(lq_chans, chans)])
+            if cfg.lq_neighbours:  # frames t-1, t+1 -> pixel-unshuffle x4 -> added to the LQ stem's output
+                self.lq_neighbour_stem = nn.Sequential(
+                    nn.PixelUnshuffle(4), zero_(nn.Conv2d(2 * 3 * 16, vae_cfg.fine_channels[0], 3, padding=1)))
+        if len(cfg.refine_blocks) != len(chans):
+            raise ValueError(f"decoder.refine_blocks needs one count per decoder level ({len(chans)}), got {list(cfg.refine_blocks)}")
+        self.refine = nn.ModuleList([nn.Sequential(*[ResBlock(c, c * cfg.refine_expand) for _ in range(n)])
+                                     for c, n in zip(chans, cfg.refine_blocks)])
         if cfg.temporal:
-            self.temporal = nn.ModuleList([TemporalResBlock(c, cfg.temporal_kernel) for c in chans])
+            self.temporal = nn.ModuleList([TemporalResBlock(c, cfg.temporal_kernel, cfg.temporal_spatial) for c in chans])
             self.blend = nn.ModuleList([AlphaBlender() for _ in chans])
             self.out_temporal = zero_(nn.Conv3d(3, 3, (cfg.temporal_kernel, 1, 1)))
+        # gain of the decoder stream where each level's LQ feature joins it. Residual mode starts the
+        # finest one at 0.1: the VAE decoder's stream (large, not yet useful for restoration) would
+        # otherwise swamp the degraded frame's detail path and slow its learning ~2x; not at 0, which
+        # cuts the coarse path's gradient so that it never learns (seen in training)
+        self.stream_gain = nn.Parameter(torch.ones(len(chans)))
         self.nvsm = NVSMAttention(chans[0], cfg.nvsm_window) if cfg.nvsm_attention else None
         if cfg.fallback:
-            self.confidence = nn.Sequential(nn.Conv2d(chans[-1], 16, 3, padding=1), nn.PixelShuffle(4))
-            nn.init.zeros_(self.confidence[0].weight)
-            nn.init.constant_(self.confidence[0].bias, 6.0)  # sigmoid(6) ~ 0.998: trust the latent at first
+            # (normalised input: the gate's logits move at the same pace whatever the features' scale)
+            self.confidence = nn.Sequential(LayerNorm2d(chans[-1]), nn.Conv2d(chans[-1], 16, 3, padding=1), nn.PixelShuffle(4))
+            nn.init.zeros_(self.confidence[1].weight)
+            nn.init.constant_(self.confidence[1].bias, 6.0)  # sigmoid(6) ~ 0.998: trust the latent at first
 
     def init_from_vae(self, vae) -> None:
         """Copy the VAE decoder into the decoder and the fine encoder into the LQ branch."""
@@ -126,25 +156,37 @@ class TemporalPixelDecoder(nn.Module):
 
     @torch.no_grad()
     def reset_output(self) -> None:
-        """Residual mode starts as the identity: zero correction, gate open."""
+        """Residual mode starts as the identity: zero correction, gate open. The zero output layer
+        already makes the decoder the identity, so the LQ injections start random (zero as well,
+        they would receive no gradient until the output layer had grown)."""
         zero_(self.decoder.out[2])
+        self.stream_gain.data[-1] = 0.1
+        if self.lq_branch is not None:
+            for proj in self.lq_proj:
+                proj.reset_parameters()
         if self.cfg.fallback:
-            nn.init.zeros_(self.confidence[0].weight)
-            nn.init.constant_(self.confidence[0].bias, 2.0)
+            nn.init.zeros_(self.confidence[1].weight)
+            nn.init.constant_(self.confidence[1].bias, 2.0)
 
     def forward(self, z: torch.Tensor, lq: torch.Tensor, T: int, parts: bool = False):
         """z (B*T,64,h,w), lq (B*T,3,32h,32w) in [0,1], frames grouped per clip -> (B*T,3,32h,32w).
         parts=True returns dict(out, rgb (before the fallback gate), m) for training losses."""
-        lq_feats = self.lq_branch.features(lq * 2 - 1)[::-1] if self.lq_branch is not None else None
+        lq_feats = None
+        if self.lq_branch is not None:
+            x = lq * 2 - 1
+            extra = self.lq_neighbour_stem(stack_neighbours(x, T, 1, centre=False)) if self.cfg.lq_neighbours else None
+            lq_feats = self.lq_branch.features(x, extra)[::-1]
         last: list[torch.Tensor] = []
 
         def hook(i: int, h: torch.Tensor) -> torch.Tensor:
             if i == 0 and self.nvsm is not None:
                 h = self.nvsm(h)
+            h = self.stream_gain[i] * h
             if lq_feats is not None:
                 h = h + self.lq_proj[i](lq_feats[i])
             if self.cfg.temporal:
                 h = self.blend[i](h, self.temporal[i](h, T))
+            h = self.refine[i](h)
             last[:] = [h]
             return h
 
@@ -164,7 +206,8 @@ class TemporalPixelDecoder(nn.Module):
     @property
     def context(self) -> int:
         """Frames on each side that can influence a frame's output (temporal receptive radius)."""
+        stem = 1 if self.lq_branch is not None and self.cfg.lq_neighbours else 0
         if not self.cfg.temporal:
-            return 0
-        k = self.cfg.temporal_kernel // 2
-        return k * (2 * len(self.temporal) + 1)
+            return stem
+        k = self.cfg.temporal_kernel // 2  # one temporal conv per block, plus the final one
+        return stem + k * (len(self.temporal) + 1)

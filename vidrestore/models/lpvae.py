@@ -55,8 +55,11 @@ class PyramidEncoder(nn.Module):
                 self.downs.append(Down(ch, channels[i + 1]))
         self.out = nn.Sequential(LayerNorm2d(channels[-1]), nn.SiLU(), nn.Conv2d(channels[-1], 2 * latent_ch, 3, padding=1))
 
-    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+    def features(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> list[torch.Tensor]:
+        """`extra` (B, c0, H/4, W/4) is added to the stem's output (the LQ branch's neighbour frames)."""
         h = self.stem(x)  # (B, c0, H/4, W/4)
+        if extra is not None:
+            h = h + extra
         feats = []
         for i, level in enumerate(self.levels):
             h = level(h)
