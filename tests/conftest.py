@@ -1,7 +1,8 @@
 """Shared test fixtures: tiny synthetic videos written with PyAV, fake restorers, small models.
 
-Everything is generated inside the tests (no binary fixtures): videos are 64x48-ish and a
-handful of frames, so each test takes well under a few seconds on a laptop CPU.
+Media is generated inside the tests: videos are 64x48-ish and a handful of frames, so each test
+takes well under a few seconds on a laptop CPU. The one binary fixture is tests/data/ (a 5-frame
+natural clip for the shipped-weights test; source and licence in tests/data/README.md).
 """
 
 from __future__ import annotations
