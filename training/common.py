@@ -423,11 +423,16 @@ class Logger:
             return
         if step % self.every == 0 or step == 1:
             self.bar.set_postfix({k: f"{v:.4f}" for k, v in scalars.items()})
-            if self.tb:
-                for k, v in scalars.items():
-                    self.tb.add_scalar(k, v, step)
+            self.record(step, scalars, 6, time=round(time.time() - self.t0, 1))
+
+    def record(self, step: int, scalars: dict[str, float], digits: int, **extra) -> None:
+        """Scalars -> TensorBoard and one JSON line of log.txt (main process only)."""
+        if self.tb:
+            for k, v in scalars.items():
+                self.tb.add_scalar(k, v, step)
+        if self.log_file is not None:
             with open(self.log_file, "a") as f:
-                f.write(json.dumps({"step": step, "time": round(time.time() - self.t0, 1), **{k: round(v, 6) for k, v in scalars.items()}}) + "\n")
+                f.write(json.dumps({"step": step, **extra, **{k: round(v, digits) for k, v in scalars.items()}}) + "\n")
 
     def images(self, step: int, name: str, lq, out, gt) -> None:
         if self.tb:
@@ -457,14 +462,9 @@ def ema_weights(module: nn.Module, ema: EMA | None):
 
 
 def report(log: Logger, step: int, scalars: dict[str, float], text: str) -> None:
-    """Validation result -> TensorBoard scalars and one line above the progress bar."""
-    if log.tb:
-        for k, v in scalars.items():
-            log.tb.add_scalar(k, v, step)
+    """Validation result -> TensorBoard scalars, log.txt and one line above the progress bar."""
     log.bar.write(f"step {step}: {text}")
-    if log.log_file is not None:
-        with open(log.log_file, "a") as f:
-            f.write(json.dumps({"step": step, **{k: round(v, 4) for k, v in scalars.items()}}) + "\n")
+    log.record(step, scalars, 4)
 
 
 @torch.no_grad()
