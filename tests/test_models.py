@@ -8,7 +8,7 @@ from vidrestore.config import load_model_config
 from vidrestore.errors import ConfigError
 from vidrestore.models.attention import GGSA
 from vidrestore.models.chain import RestorationChain
-from vidrestore.models.decoder import NVSMAttention, TemporalPixelDecoder
+from vidrestore.models.decoder import MotionGate, NVSMAttention, TemporalPixelDecoder
 from vidrestore.models.dit import LatentDiT
 from vidrestore.models.layers import HRMConv, RepConv, RepDWConv, ResBlock, deploy_all
 from vidrestore.models.lpvae import LPVAE
@@ -175,6 +175,23 @@ def test_fallback_gate_cannot_saturate(cfg):
         dec.decoder.out[2].bias.fill_(0.5)
         parts = dec(torch.randn(2, 64, 2, 2), torch.rand(2, 3, 64, 64), T=2, parts=True)
     assert parts["m"].min() >= torch.sigmoid(torch.tensor(-6.0)) - 1e-7  # gradient still reaches the restoration path
+
+
+def test_motion_gate_starts_as_the_plain_output_filter_and_sees_motion(cfg):
+    plain = activate(TemporalPixelDecoder(cfg.vae, cfg.decoder)).eval()
+    gated = TemporalPixelDecoder(cfg.vae, load_model_config("tiny", ["decoder.out_gate=true"]).decoder).eval()
+    assert gated.load_state_dict(plain.state_dict(), strict=False).missing_keys  # only the gate is new
+    z, lq = torch.randn(6, 64, 2, 2), torch.rand(6, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(gated(z, lq, T=3), plain(z, lq, T=3))  # zero-init gate: g = 1
+        gate = MotionGate(48)
+        gate.motion.weight.fill_(-10.0)  # a gate that shuts where frames differ
+        still = torch.rand(1, 3, 1, 32, 32).expand(1, 3, 3, 32, 32)
+        moving = torch.rand(1, 3, 3, 32, 32)
+        feat = torch.randn(3, 48, 8, 8)
+        g_still, g_moving = gate(still, feat), gate(moving, feat)
+    assert g_still.shape == (1, 1, 3, 32, 32) and torch.allclose(g_still, torch.ones_like(g_still))
+    assert g_moving.max() < 0.9 and g_moving.min() >= 0
 
 
 def test_stack_neighbours_replicates_at_the_clip_ends():

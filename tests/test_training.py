@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from training import common as C
-from training import finetune_decoder, train_dit, train_vae
+from training import export_checkpoint, finetune_decoder, train_dit, train_vae
 from training.losses import Perceptual
 from vidrestore import Restorer
 from vidrestore import weights_io as W
@@ -150,3 +151,19 @@ def test_learning_rate_schedule():
     assert C.lr_at(OmegaConf.merge(cfg, {"lr_schedule": "constant"}), 100) == pytest.approx(1e-3)
     with pytest.raises(ConfigError, match="lr_schedule"):
         C.lr_at(OmegaConf.merge(cfg, {"lr_schedule": "step"}), 50)
+
+
+def test_a_no_op_add_on_can_be_switched_on_and_a_checkpoint_exported(chain_runs, image_root, tmp_path):
+    init = chain_runs / "decoder" / "export.safetensors"
+    run("decoder", image_root, tmp_path / "gate", f"init={init}", "model_overrides=[decoder.out_gate=true]", "steps=2",
+        "checkpoint_every=1")
+    ckpt = tmp_path / "gate" / "ckpt" / "step_00000001.safetensors"
+    out = export_checkpoint.export(ckpt, tmp_path / "step1.safetensors", dtype="fp32")
+    state, cfg, meta = W.load(out)
+    assert cfg.decoder.out_gate and meta["steps"] == "1" and any(k.startswith("pixel_decoder.out_gate.") for k in state)
+    ema = {k[len("ema.decoder."):]: v for k, v in load_file(str(ckpt)).items() if k.startswith("ema.decoder.")}
+    for k, v in ema.items():
+        assert torch.equal(state[f"pixel_decoder.{k}"], v.to(state[f"pixel_decoder.{k}"].dtype)), k
+    Restorer.from_pretrained(out, allow_untrained=True)  # the inference side loads it
+    with pytest.raises(ConfigError, match="not found"):
+        export_checkpoint.export(tmp_path / "nope.safetensors", tmp_path / "x.safetensors")

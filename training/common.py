@@ -197,11 +197,17 @@ def build_chain(cfg, env: Env) -> RestorationChain:
                 raise ConfigError(f"{cfg.init} does not fit the model's LP-VAE/DiT: missing {missing[:3]}, unexpected {unexpected[:3]}")
             chain.pixel_decoder.init_from_vae(chain.vae)
         else:
+            hint = "(architecture changed? reset_decoder=true starts the pixel decoder again from the VAE)"
             try:
-                chain.load_state_dict(state)
+                missing, unexpected = chain.load_state_dict(state, strict=False)
             except RuntimeError as e:
-                raise ConfigError(f"{cfg.init} does not fit the model (after model_overrides): {str(e).splitlines()[0]} ... "
-                                  "(architecture changed? reset_decoder=true starts the pixel decoder again from the VAE)") from None
+                raise ConfigError(f"{cfg.init} does not fit the model (after model_overrides): {str(e).splitlines()[0]} ... {hint}") from None
+            # add-ons that start as no-ops may be switched on by model_overrides: they start fresh
+            fresh = "pixel_decoder.out_gate." if model_cfg.decoder.out_gate and not init_cfg.decoder.get("out_gate") else None
+            missing = [k for k in missing if not (fresh and k.startswith(fresh))]
+            if missing or unexpected:
+                raise ConfigError(f"{cfg.init} does not fit the model (after model_overrides): missing {missing[:3]}, "
+                                  f"unexpected {unexpected[:3]} {hint}")
             if model_cfg.decoder.residual and not init_cfg.decoder.residual:
                 chain.pixel_decoder.reset_output()  # switching to residual decoding: start from the identity
         chain.stages = [s for s in meta.get("stages", "").split(",") if s]

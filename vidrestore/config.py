@@ -61,6 +61,7 @@ class DecoderConfig:
     nvsm_window: int = 4
     fallback: bool = True  # predict a confidence map, blend towards the degraded input
     residual: bool = False  # the decoder predicts a correction of the degraded frame instead of the frame
+    out_gate: bool = False  # per-pixel gate on the output temporal filter, from motion and decoder features
 
 
 @dataclass

@@ -13,7 +13,8 @@
             out = lq + m * (rgb - lq),  m = sigmoid(confidence head, soft-clamped to [-6, 6]): falls
             back to the degraded input where the restoration cannot be trusted (the clamp keeps the
             gate from saturating shut, which would stop the restoration path from learning);
-            then a final zero-init temporal conv.
+            then a final zero-init temporal conv ((3,1,1) over frames; with `out_gate` its step is
+            scaled per pixel by a gate in [0, 2] that sees the frame differences and the features).
 
 Motion: the temporal res-blocks mix each frame with its neighbours through (k, s, s) kernels; with
 s = 3 a block reaches +-1 feature pixel, i.e. +-4 px of motion at H/4 and +-32 px at H/32, so the
@@ -81,6 +82,31 @@ class AlphaBlender(nn.Module):
         return torch.lerp(x_spatial, x_temporal, 1 - torch.sigmoid(self.mix))
 
 
+class MotionGate(nn.Module):
+    """Per-pixel gate on the output temporal filter: where frames t-1/t+1 disagree with frame t
+    (motion, occlusion) a fixed (3,1,1) filter averages misaligned pixels and blurs; where they agree
+    (static content, noise) it denoises. g = 1 + tanh(motion term + feature term), zero-init (g = 1:
+    the plain filter); the feature term lets the decoder say how much noise the difference holds.
+
+        x (B,3,T,H,W), feat (B*T,C,H/4,W/4) -> g (B,1,T,H,W) in [0, 2]"""
+
+    def __init__(self, ch: int, blur: int = 5):
+        super().__init__()
+        self.blur = blur
+        self.motion = zero_(nn.Conv2d(2, 1, 3, padding=1))  # |x_t-1 - x_t|, |x_t+1 - x_t| (blurred frames)
+        self.feature = nn.Sequential(LayerNorm2d(ch), zero_(nn.Conv2d(ch, 16, 3, padding=1)), nn.PixelShuffle(4))
+
+    def forward(self, x: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
+        B, T = x.shape[0], x.shape[2]
+        s = F.avg_pool2d(rearrange(x, "b c t h w -> (b t) c h w"), self.blur, 1, self.blur // 2, count_include_pad=False)
+        s = rearrange(s, "(b t) c h w -> b c t h w", b=B)
+        s = F.pad(s, (0, 0, 0, 0, 1, 1), mode="replicate")
+        diff = torch.stack([(s[:, :, :-2] - s[:, :, 1:-1]).abs().mean(1),
+                            (s[:, :, 2:] - s[:, :, 1:-1]).abs().mean(1)], dim=1)  # (B,2,T,H,W)
+        logit = self.motion(rearrange(diff, "b c t h w -> (b t) c h w")) + self.feature(feat)
+        return rearrange(1 + torch.tanh(logit), "(b t) c h w -> b c t h w", t=T)
+
+
 class NVSMAttention(nn.Module):
     """LIPT non-volatile sparse-masking self-attention: each w x w query window attends to a
     2w x 2w neighbourhood sampled with a fixed stride-2 mask, i.e. w*w keys: twice the reach at the
@@ -133,6 +159,7 @@ class TemporalPixelDecoder(nn.Module):
             self.temporal = nn.ModuleList([TemporalResBlock(c, cfg.temporal_kernel, cfg.temporal_spatial) for c in chans])
             self.blend = nn.ModuleList([AlphaBlender() for _ in chans])
             self.out_temporal = zero_(nn.Conv3d(3, 3, (cfg.temporal_kernel, 1, 1)))
+            self.out_gate = MotionGate(chans[-1]) if cfg.out_gate else None
         # gain of the decoder stream where each level's LQ feature joins it. Residual mode starts the
         # finest one at 0.1: the VAE decoder's stream (large, not yet useful for restoration) would
         # otherwise swamp the degraded frame's detail path and slow its learning ~2x; not at 0, which
@@ -199,7 +226,8 @@ class TemporalPixelDecoder(nn.Module):
         if self.cfg.temporal:
             k = self.cfg.temporal_kernel // 2
             x = rearrange(out, "(b t) c h w -> b c t h w", t=T)
-            x = x + self.out_temporal(F.pad(x, (0, 0, 0, 0, k, k), mode="replicate"))
+            step = self.out_temporal(F.pad(x, (0, 0, 0, 0, k, k), mode="replicate"))
+            x = x + (step * self.out_gate(x, last[0]) if self.out_gate is not None else step)
             out = rearrange(x, "b c t h w -> (b t) c h w")
         return {"out": out, "rgb": rgb, "m": m} if parts else out
 

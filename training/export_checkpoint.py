@@ -1,0 +1,62 @@
+"""Export the pixel decoder of a `finetune_decoder.py` checkpoint as a chain weights file, without
+finishing the run (e.g. to evaluate, or to start a new run from it with init=).
+
+    python training/export_checkpoint.py runs/decoder/ckpt/step_00002000.safetensors out.safetensors
+    python training/export_checkpoint.py CKPT OUT --weights model --dtype fp32 --untrained
+
+The chain is rebuilt from the checkpoint's own training config (its init= file must still exist);
+`--weights ema` (default) takes the EMA copy, `model` the raw parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+from omegaconf import OmegaConf  # noqa: E402
+from safetensors import safe_open  # noqa: E402
+
+from training import common as C  # noqa: E402
+from vidrestore.errors import VidrestoreError  # noqa: E402
+
+
+def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", trained: bool = True) -> Path:
+    if not ckpt.is_file():
+        raise C.ConfigError(f"checkpoint not found: {ckpt}")
+    with safe_open(str(ckpt), framework="pt") as f:
+        meta = f.metadata() or {}
+        if "config" not in meta or "step" not in meta:
+            raise C.ConfigError(f"{ckpt} is not a training checkpoint (no config/step metadata)")
+        prefix = f"{weights}.decoder."
+        state = {k[len(prefix):]: f.get_tensor(k) for k in f.keys() if k.startswith(prefix)}
+    if not state:
+        raise C.ConfigError(f"{ckpt} holds no '{weights}' decoder weights (is it a finetune_decoder checkpoint?)")
+    cfg = OmegaConf.create(meta["config"])
+    chain = C.build_chain(cfg, C.Env(torch.device("cpu")))
+    dec = chain.pixel_decoder
+    dec.load_state_dict({k: v.to(dec.state_dict()[k].dtype) for k, v in state.items()})
+    return C.export_chain(chain, out, "decoder", trained=trained, dtype=dtype, steps=meta["step"],
+                          latent=str(cfg.latent), perceptual=str(cfg.loss.perceptual))
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--weights", choices=["ema", "model"], default="ema")
+    p.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
+    p.add_argument("--untrained", action="store_true", help="mark the file as not trained (e.g. an early checkpoint)")
+    a = p.parse_args(argv)
+    try:
+        print(export(a.checkpoint, a.out, a.weights, a.dtype, trained=not a.untrained))
+    except VidrestoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()
