@@ -3,6 +3,7 @@ finishing the run (e.g. to evaluate, or to start a new run from it with init=).
 
     python training/export_checkpoint.py runs/decoder/ckpt/step_00002000.safetensors out.safetensors
     python training/export_checkpoint.py CKPT OUT --weights model --dtype fp32 --untrained
+    python training/export_checkpoint.py CKPT vidrestore/weights/default.safetensors --inference-steps 1
 
 The chain is rebuilt from the checkpoint's own training config (its init= file must still exist);
 `--weights ema` (default) takes the EMA copy, `model` the raw parameters.
@@ -24,7 +25,8 @@ from training import common as C  # noqa: E402
 from vidrestore.errors import VidrestoreError  # noqa: E402
 
 
-def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", trained: bool = True) -> Path:
+def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", trained: bool = True,
+           inference_steps: int | None = None) -> Path:
     if not ckpt.is_file():
         raise C.ConfigError(f"checkpoint not found: {ckpt}")
     with safe_open(str(ckpt), framework="pt") as f:
@@ -39,6 +41,12 @@ def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", tra
     chain = C.build_chain(cfg, C.Env(torch.device("cpu")))
     dec = chain.pixel_decoder
     dec.load_state_dict({k: v.to(dec.state_dict()[k].dtype) for k, v in state.items()})
+    if inference_steps is not None:  # the file's default number of DiT sampling steps
+        if inference_steps < 1:
+            raise C.ConfigError(f"--inference-steps must be >= 1, got {inference_steps}")
+        OmegaConf.set_readonly(chain.cfg, False)
+        chain.cfg.inference.steps = inference_steps
+        OmegaConf.set_readonly(chain.cfg, True)
     return C.export_chain(chain, out, "decoder", trained=trained, dtype=dtype, steps=meta["step"],
                           latent=str(cfg.latent), perceptual=str(cfg.loss.perceptual))
 
@@ -50,9 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--weights", choices=["ema", "model"], default="ema")
     p.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
     p.add_argument("--untrained", action="store_true", help="mark the file as not trained (e.g. an early checkpoint)")
+    p.add_argument("--inference-steps", type=int, help="DiT sampling steps the file defaults to (default: the config's)")
     a = p.parse_args(argv)
     try:
-        print(export(a.checkpoint, a.out, a.weights, a.dtype, trained=not a.untrained))
+        print(export(a.checkpoint, a.out, a.weights, a.dtype, trained=not a.untrained, inference_steps=a.inference_steps))
     except VidrestoreError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
