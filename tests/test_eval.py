@@ -67,6 +67,8 @@ def test_eval_end_to_end_writes_table_plots_and_cache(photos, tmp_path, capsys):
     for name in methods.split(","):
         assert f"| awgn25 | {name} |" in report
     assert "tex2.png" in report  # tuned on the source that is not evaluated
+    per_clip = report.split("## PSNR per clip (dB)")[1]
+    assert "| awgn25 | tex0 |" in per_clip and "| awgn25 | tex1 |" in per_clip
     results = json.loads((out / "results.json").read_text())
     assert {r["clip"] for r in results["records"]} == {"tex0", "tex1"}
     assert all(len(r["psnr"]) == 4 and len(r["warp"]) == 3 for r in results["records"])

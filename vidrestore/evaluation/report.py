@@ -107,6 +107,23 @@ def markdown_table(summaries: list[Summary]) -> str:
     return "\n".join(lines)
 
 
+def per_clip_table(results: EvalResults) -> str:
+    """Mean PSNR of every (degradation, clip) for every method: a mean over clips can hide one clip
+    that a method damages. The best of each row in bold."""
+    methods = list(dict.fromkeys(r.method for r in results.records))
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    for r in results.records:
+        rows.setdefault((r.degradation, r.clip), {})[r.method] = _mean(r.psnr)
+    lines = ["| degradation | clip | " + " | ".join(methods) + " |", "|" + "---|" * (len(methods) + 2)]
+    degs = list(dict.fromkeys(deg for deg, _ in rows))
+    for (deg, clip), values in sorted(rows.items(), key=lambda kv: degs.index(kv[0][0])):
+        best = max((v for v in values.values() if math.isfinite(v)), default=None)
+        cells = [_fmt(values.get(m), "{:.2f}") for m in methods]
+        cells = [f"**{c}**" if best is not None and values.get(m) == best else c for c, m in zip(cells, methods)]
+        lines.append(f"| {deg} | {clip} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def markdown_report(results: EvalResults, title: str = "vidrestore eval") -> str:
     """The whole ``report.md``: table, metric definitions, parameters, notes."""
     cfg = results.config
@@ -129,6 +146,8 @@ def markdown_report(results: EvalResults, title: str = "vidrestore eval") -> str
         "mean |Δout − Δclean| of consecutive frame differences, ×10². fps: frames per second of the method alone "
         "(this machine; not given for the input); peak MB: peak resident (or CUDA) memory above the level before the call.",
     ]
+    if len({r.clip for r in results.records}) > 1:
+        parts += ["", "## PSNR per clip (dB)", "", per_clip_table(results)]
     if results.clean_warp:
         floor = sum(results.clean_warp.values()) / len(results.clean_warp)
         parts += ["", f"Warp error of the clean frames themselves (the floor set by flow errors): {1e3 * floor:.3f} ×10⁻³."]
