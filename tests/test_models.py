@@ -186,11 +186,11 @@ def test_motion_gate_starts_as_the_plain_output_filter_and_sees_motion(cfg):
         assert torch.equal(gated(z, lq, T=3), plain(z, lq, T=3))  # zero-init gate: g = 1
         gate = MotionGate(48)
         gate.motion.weight.fill_(-10.0)  # a gate that shuts where frames differ
-        still = torch.rand(1, 3, 1, 32, 32).expand(1, 3, 3, 32, 32)
-        moving = torch.rand(1, 3, 3, 32, 32)
+        still = torch.rand(1, 3, 32, 32).expand(3, 3, 32, 32)
+        moving = torch.rand(3, 3, 32, 32)
         feat = torch.randn(3, 48, 8, 8)
-        g_still, g_moving = gate(still, feat), gate(moving, feat)
-    assert g_still.shape == (1, 1, 3, 32, 32) and torch.allclose(g_still, torch.ones_like(g_still))
+        g_still, g_moving = gate(still, feat, T=3), gate(moving, feat, T=3)
+    assert g_still.shape == (3, 1, 32, 32) and torch.allclose(g_still, torch.ones_like(g_still))
     assert g_moving.max() < 0.9 and g_moving.min() >= 0
 
 

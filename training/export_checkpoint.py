@@ -39,8 +39,7 @@ def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", tra
         raise C.ConfigError(f"{ckpt} holds no '{weights}' decoder weights (is it a finetune_decoder checkpoint?)")
     cfg = OmegaConf.create(meta["config"])
     chain = C.build_chain(cfg, C.Env(torch.device("cpu")))
-    dec = chain.pixel_decoder
-    dec.load_state_dict({k: v.to(dec.state_dict()[k].dtype) for k, v in state.items()})
+    chain.pixel_decoder.load_state_dict(state)  # (copies cast to the model's dtype)
     if inference_steps is not None:  # the file's default number of DiT sampling steps
         if inference_steps < 1:
             raise C.ConfigError(f"--inference-steps must be >= 1, got {inference_steps}")

@@ -88,7 +88,7 @@ class MotionGate(nn.Module):
     (static content, noise) it denoises. g = 1 + tanh(motion term + feature term), zero-init (g = 1:
     the plain filter); the feature term lets the decoder say how much noise the difference holds.
 
-        x (B,3,T,H,W), feat (B*T,C,H/4,W/4) -> g (B,1,T,H,W) in [0, 2]"""
+        x (B*T,3,H,W), feat (B*T,C,H/4,W/4) -> g (B*T,1,H,W) in [0, 2]"""
 
     def __init__(self, ch: int, blur: int = 5):
         super().__init__()
@@ -96,15 +96,11 @@ class MotionGate(nn.Module):
         self.motion = zero_(nn.Conv2d(2, 1, 3, padding=1))  # |x_t-1 - x_t|, |x_t+1 - x_t| (blurred frames)
         self.feature = nn.Sequential(LayerNorm2d(ch), zero_(nn.Conv2d(ch, 16, 3, padding=1)), nn.PixelShuffle(4))
 
-    def forward(self, x: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
-        B, T = x.shape[0], x.shape[2]
-        s = F.avg_pool2d(rearrange(x, "b c t h w -> (b t) c h w"), self.blur, 1, self.blur // 2, count_include_pad=False)
-        s = rearrange(s, "(b t) c h w -> b c t h w", b=B)
-        s = F.pad(s, (0, 0, 0, 0, 1, 1), mode="replicate")
-        diff = torch.stack([(s[:, :, :-2] - s[:, :, 1:-1]).abs().mean(1),
-                            (s[:, :, 2:] - s[:, :, 1:-1]).abs().mean(1)], dim=1)  # (B,2,T,H,W)
-        logit = self.motion(rearrange(diff, "b c t h w -> (b t) c h w")) + self.feature(feat)
-        return rearrange(1 + torch.tanh(logit), "(b t) c h w -> b c t h w", t=T)
+    def forward(self, x: torch.Tensor, feat: torch.Tensor, T: int) -> torch.Tensor:
+        s = F.avg_pool2d(x, self.blur, 1, self.blur // 2, count_include_pad=False)
+        prev, nxt = stack_neighbours(s, T, 1, centre=False).chunk(2, dim=1)  # frames t-1, t+1 (replicated at the ends)
+        diff = torch.stack([(prev - s).abs().mean(1), (nxt - s).abs().mean(1)], dim=1)  # (B*T,2,H,W)
+        return 1 + torch.tanh(self.motion(diff) + self.feature(feat))
 
 
 class NVSMAttention(nn.Module):
@@ -226,9 +222,10 @@ class TemporalPixelDecoder(nn.Module):
         if self.cfg.temporal:
             k = self.cfg.temporal_kernel // 2
             x = rearrange(out, "(b t) c h w -> b c t h w", t=T)
-            step = self.out_temporal(F.pad(x, (0, 0, 0, 0, k, k), mode="replicate"))
-            x = x + (step * self.out_gate(x, last[0]) if self.out_gate is not None else step)
-            out = rearrange(x, "b c t h w -> (b t) c h w")
+            step = rearrange(self.out_temporal(F.pad(x, (0, 0, 0, 0, k, k), mode="replicate")), "b c t h w -> (b t) c h w")
+            if self.out_gate is not None:
+                step = step * self.out_gate(out, last[0], T)
+            out = out + step
         return {"out": out, "rgb": rgb, "m": m} if parts else out
 
     @property
