@@ -10,7 +10,7 @@ from safetensors.torch import load_file
 
 from training import common as C
 from training import export_checkpoint, finetune_decoder, train_dit, train_vae
-from training.losses import Perceptual
+from training.losses import Perceptual, no_harm_loss
 from vidrestore import Restorer
 from vidrestore import weights_io as W
 from vidrestore.errors import ConfigError
@@ -156,7 +156,7 @@ def test_learning_rate_schedule():
 def test_a_no_op_add_on_can_be_switched_on_and_a_checkpoint_exported(chain_runs, image_root, tmp_path):
     init = chain_runs / "decoder" / "export.safetensors"
     run("decoder", image_root, tmp_path / "gate", f"init={init}", "model_overrides=[decoder.out_gate=true]", "steps=2",
-        "checkpoint_every=1")
+        "checkpoint_every=1", "loss.no_harm=0.05")
     ckpt = tmp_path / "gate" / "ckpt" / "step_00000001.safetensors"
     out = export_checkpoint.export(ckpt, tmp_path / "step1.safetensors", dtype="fp32", inference_steps=3)
     state, cfg, meta = W.load(out)
@@ -169,3 +169,21 @@ def test_a_no_op_add_on_can_be_switched_on_and_a_checkpoint_exported(chain_runs,
         export_checkpoint.export(tmp_path / "nope.safetensors", tmp_path / "x.safetensors")
     with pytest.raises(ConfigError, match="inference-steps"):
         export_checkpoint.export(ckpt, tmp_path / "x.safetensors", inference_steps=0)
+
+
+def test_no_harm_loss_only_punishes_clips_made_worse_than_their_input():
+    g = torch.Generator().manual_seed(0)
+    gt = torch.rand(3, 2, 3, 8, 8, generator=g)
+    noisy = gt + 0.1 * torch.randn(gt.shape, generator=g)        # clip 0: heavily degraded input
+    mild = gt + 0.01 * torch.randn(gt.shape, generator=g)        # clip 1: lightly degraded input
+    lq = torch.stack([noisy[0], mild[1], gt[2]])                  # clip 2: clean input
+    better = gt + 0.005 * torch.randn(gt.shape, generator=g)     # beats every input but the clean one
+    assert no_harm_loss(better[:2], lq[:2], gt[:2]) == 0
+    out = (gt + 0.05 * torch.randn(gt.shape, generator=g)).requires_grad_(True)  # helps clip 0, harms 1 and 2
+    loss = no_harm_loss(out, lq, gt)
+    per_clip = torch.relu(torch.log((out - gt).pow(2).flatten(1).mean(1) + 1e-6)
+                          - torch.log((lq - gt).pow(2).flatten(1).mean(1) + 1e-6))
+    assert per_clip[0] == 0 and per_clip[1] > 0 and per_clip[2] > per_clip[1]
+    assert torch.allclose(loss, per_clip.mean())
+    loss.backward()
+    assert out.grad[0].abs().sum() == 0 and out.grad[1].abs().sum() > 0 and torch.isfinite(out.grad).all()

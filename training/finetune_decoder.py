@@ -7,6 +7,7 @@ degraded frames), the decoder, the temporal layers, the fallback (confidence) he
     out  = decoder(z, degraded frames, T)                                  (B*T,3,H,W)
     loss = L1 + perceptual + temporal(frame differences) + hinge 3D PatchGAN (adaptive weight)
            + L1 of the restoration path before the fallback gate (aux_rgb)
+           + no-harm: per clip, the log-MSE by which the output is worse than the degraded input
 
 The fallback head lets the decoder return the degraded input where the latent is wrong instead of
 inventing content; the losses (reconstruction against GT) teach it where.
@@ -28,7 +29,7 @@ from einops import rearrange  # noqa: E402
 
 from training import common as C  # noqa: E402
 from training.losses import (PatchDiscriminator, Perceptual, adaptive_weight,  # noqa: E402
-                             hinge_g_loss, temporal_difference_loss)
+                             hinge_g_loss, no_harm_loss, temporal_difference_loss)
 from vidrestore.models.sampler import sample_flow  # noqa: E402
 
 DEFAULT = C.REPO / "configs" / "train" / "decoder.yaml"
@@ -93,6 +94,8 @@ def main(cfg):
             # the restoration path is always taught directly, so the fallback gate cannot starve it
             rec = rec + cfg.loss.aux_rgb * (parts["rgb"] - gt).abs().mean()
             rec = rec + cfg.loss.temporal * temporal_difference_loss(clip(out), clip(gt))
+            if cfg.loss.get("no_harm", 0):  # do not degrade what is already (almost) clean
+                rec = rec + cfg.loss.no_harm * no_harm_loss(clip(out), clip(lq), clip(gt))
             loss = rec
             if use_gan:
                 g_loss = hinge_g_loss(disc_ddp(rearrange(out, "(b t) c h w -> b c t h w", t=T)))

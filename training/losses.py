@@ -96,3 +96,15 @@ def temporal_difference_loss(out: torch.Tensor, gt: torch.Tensor) -> torch.Tenso
     if out.shape[1] < 2:
         return out.new_zeros(())
     return F.l1_loss(out[:, 1:] - out[:, :-1], gt[:, 1:] - gt[:, :-1])
+
+
+def no_harm_loss(out: torch.Tensor, lq: torch.Tensor, gt: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
+    """Penalty for clips (B,T,3,H,W) that the restoration makes worse than its degraded input.
+
+    Per clip: relu(log MSE(out, gt) - log MSE(lq, gt)), i.e. the dB lost against the input (in nepers,
+    1 = 4.34 dB). Zero wherever the output beats the input (almost every noisy clip), so it only teaches
+    the model to leave lightly degraded and clean clips alone; being a log ratio, a clip at 40 dB weighs as
+    much as one at 25 dB, which a plain L1 over the batch does not do.
+    """
+    mse = lambda x: (x.float() - gt.float()).pow(2).flatten(1).mean(1)  # (B,)
+    return F.relu(torch.log(mse(out) + eps) - torch.log(mse(lq) + eps).detach()).mean()
