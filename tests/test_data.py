@@ -90,6 +90,18 @@ def test_image_clips_shapes_motion_and_determinism(image_dir):
     assert ds[4]["meta"]["path"] == item["meta"]["path"]
 
 
+def test_image_clips_objects_are_a_motion_option(image_dir):
+    still = {"max_shift": 0.0, "max_accel": 0.0, "max_zoom": 0.0, "max_rotation_deg": 0.0}
+    plain = ImageFolderClips(image_dir, frames=4, size=(32, 32), seed=3, motion=still)[1]["gt"]
+    assert torch.equal(plain[0], plain[-1])  # camera at rest, no objects
+    off = ImageFolderClips(image_dir, frames=4, size=(32, 32), seed=3, motion={**still, "objects": {"p": 0.0}})[1]["gt"]
+    assert torch.equal(off, plain)  # objects off: bit-exact with the data before the option existed
+    moving = ImageFolderClips(image_dir, frames=4, size=(32, 32), seed=3,
+                              motion={**still, "objects": {"p": 1.0, "max_speed": 4.0, "size": [0.3, 0.5]}})[1]["gt"]
+    check_item({"gt": moving, "lq": moving, "meta": {}}, 4, (32, 32))
+    assert not torch.equal(moving[0], moving[-1])  # only the objects move
+
+
 def test_image_clips_upscale_small_images(image_dir):
     ds = ImageFolderClips(image_dir, frames=2, size=(64, 96))  # larger than the 48x64 images
     check_item(ds[0], 2, (64, 96))

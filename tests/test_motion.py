@@ -7,7 +7,7 @@ from kornia.geometry.conversions import convert_affinematrix_to_homography
 from kornia.geometry.linalg import transform_points
 from kornia.geometry.transform import invert_affine_transform
 
-from vidrestore.synth.motion import affine_flow, moving_clip
+from vidrestore.synth.motion import affine_flow, moving_clip, moving_objects
 
 
 def smooth_image(h=72, w=96, seed=0):
@@ -84,3 +84,31 @@ def test_affine_flow_is_exact():
     assert flow.abs().max() > 0.5
     assert error_after_warp(1) < 0.25 * error_after_warp(0)  # residual = bilinear resampling only
     assert error_after_warp(1) < 0.15 * error_after_warp(-1)  # the sign convention matters
+
+
+def test_moving_objects_off_leaves_the_clip_and_the_generator_alone():
+    clip = moving_clip(smooth_image(), 4, (32, 40), gen(0))
+    g = gen(5)
+    assert moving_objects(clip, smooth_image(seed=1), g, p=0.0) is clip
+    assert torch.equal(torch.rand(3, generator=g), torch.rand(3, generator=gen(5)))  # nothing drawn: old data bit-exact
+
+
+def test_moving_objects_move_on_their_own_over_a_still_background():
+    still = smooth_image(seed=3)[:, :32, :40].expand(6, 3, 32, 40).contiguous()  # camera at rest: identical frames
+    texture = torch.zeros(3, 72, 96)
+    texture[0] = 1.0  # pure red objects, easy to find
+    out = moving_objects(still, texture, gen(1), p=1.0, max_count=1, max_speed=6.0, size=(0.4, 0.5))
+    assert out.shape == still.shape and 0 <= out.min() and out.max() <= 1
+    assert torch.equal(moving_objects(still, texture, gen(1), p=1.0, max_count=1, max_speed=6.0, size=(0.4, 0.5)), out)
+    red = (out[:, 0] - out[:, 1:].mean(1)) - (still[:, 0] - still[:, 1:].mean(1))  # (T, h, w) added redness
+    mass = red.clamp(min=0).flatten(1).sum(1)
+    assert (mass > 5).any()  # the object is in the clip
+    ys, xs = torch.meshgrid(torch.arange(32.0), torch.arange(40.0), indexing="ij")
+    w = red.clamp(min=0)
+    centroid = torch.stack([(w * xs).flatten(1).sum(1), (w * ys).flatten(1).sum(1)], 1) / mass[:, None].clamp(min=1e-6)
+    seen = mass > 0.5 * mass.max()  # frames where the object is mostly inside
+    steps = (centroid[1:] - centroid[:-1]).norm(dim=1)[seen[1:] & seen[:-1]]
+    assert steps.numel() and steps.max() <= 6.0 + 1.0  # at most max_speed px/frame (+ edge effects)
+    # the background outside the object is untouched
+    untouched = (w < 1e-3).all(0)
+    assert untouched.float().mean() > 0.3 and torch.allclose(out[:, :, untouched], still[:, :, untouched], atol=3e-3)

@@ -33,7 +33,7 @@ from torch.utils.data import Dataset
 
 from vidrestore.errors import ConfigError, InputError
 from vidrestore.synth.degradations import RandomDegradation
-from vidrestore.synth.motion import moving_clip
+from vidrestore.synth.motion import moving_clip, moving_objects
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -247,7 +247,8 @@ class ImageFolderClips(ClipDataset):
 
     Args:
         motion: keyword arguments of ``moving_clip`` (max_shift, max_accel, max_zoom,
-            max_rotation_deg, mode).
+            max_rotation_deg, mode), plus ``objects``: keyword arguments of ``moving_objects``
+            (p, max_count, max_speed, size), patches of the image moving on their own.
     """
 
     def __init__(self, root: str | os.PathLike, frames: int, size: Sequence[int],
@@ -257,6 +258,7 @@ class ImageFolderClips(ClipDataset):
         self.files = list_media(self.root, IMAGE_EXTENSIONS, "image")
         _require_readable(self.files, _probe_image, self.root, "image")
         self.motion = dict(motion or {})
+        self.objects = dict(self.motion.pop("objects", None) or {"p": 0.0})
 
     @property
     def num_items(self) -> int:
@@ -267,6 +269,7 @@ class ImageFolderClips(ClipDataset):
         image = _cover(load_image(path), (self.size[0] + 16, self.size[1] + 16))  # (3, H, W)
         image, flipped = _random_hflip(image, generator)
         clip = moving_clip(image, self.frames, self.size, generator, **self.motion)  # (T, 3, h, w)
+        clip = moving_objects(clip, image, generator, **self.objects)  # (T, 3, h, w)
         return clip, {"kind": "images", "path": str(path), "detail": f"flip={flipped}"}
 
 

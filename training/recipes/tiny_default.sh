@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 PY=${PY:-python}
 RUNS=${RUNS:-runs/tiny}
 STAGES=${STAGES:-"vae1 vae2 dit decoder"}
-COMMON="device=${DEVICE:-auto} precision=${PRECISION:-fp32} workers=${WORKERS:-2} threads=${THREADS:-0} progress=${PROGRESS:-true} data.root=${DATA_ROOT:-../shared/data} resume=auto"
+COMMON="device=${DEVICE:-auto} precision=${PRECISION:-fp32} workers=${WORKERS:-2} threads=${THREADS:-0} progress=${PROGRESS:-true} data.root=${DATA_ROOT:-../shared/data} data.motion.objects.p=0 resume=auto"
 SIZE=${SIZE:-[128,128]}
 
 for stage in $STAGES; do

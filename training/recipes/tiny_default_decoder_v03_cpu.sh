@@ -16,7 +16,7 @@ PY=${PY:-python}
 RUN=${RUN:-runs/decoder_v03}
 $PY training/finetune_decoder.py init=${INIT:?set INIT to the v0.2 weights (see above)} reset_decoder=false \
   "model_overrides=[decoder.out_gate=true]" model=tiny run_dir=$RUN resume=auto \
-  threads=${THREADS:-2} workers=${WORKERS:-1} batch_size=4 data.size=[128,128] data.root=${DATA_ROOT:-../shared/data} \
+  threads=${THREADS:-2} workers=${WORKERS:-1} batch_size=4 data.size=[128,128] data.root=${DATA_ROOT:-../shared/data} data.motion.objects.p=0 \
   steps=7000 lr=2e-4 lr_schedule=cosine lr_min=1e-6 warmup_steps=100 \
   loss.perceptual=ssim loss.perceptual_weight=0.1 loss.temporal=0.25 loss.aux_rgb=1.0 loss.gan_start=100000 \
   checkpoint_every=200 keep_checkpoints=2 val_every=500 val_batches=4 image_every=1000 log_every=25 \

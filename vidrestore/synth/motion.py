@@ -9,6 +9,12 @@ window stays inside the image in every frame, so no border ever shows.
 
 Because the warps are known exactly, ``affine_flow`` gives the exact optical flow
 between consecutive frames (useful for temporal-consistency metrics in tests).
+
+A camera alone moves every pixel together. Real video also has objects that move on
+their own over a still or differently moving background (a cyclist on a road), which
+is what trips temporal layers that fuse neighbouring frames without alignment.
+``moving_objects`` pastes soft-edged patches of the image onto the clip, each on its
+own straight path at up to ``max_speed`` px/frame.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from kornia.geometry.conversions import convert_affinematrix_to_homography
 from kornia.geometry.linalg import transform_points
 from kornia.geometry.transform import get_rotation_matrix2d, invert_affine_transform, warp_affine
 
-__all__ = ["camera_affines", "moving_clip", "affine_flow"]
+__all__ = ["camera_affines", "moving_clip", "moving_objects", "affine_flow"]
 
 _MARGIN = 1.0  # px kept between the window footprint and the image border
 
@@ -141,6 +147,75 @@ def moving_clip(
     clip = warp_affine(src, affines.to(torch.float32), tuple(size), mode=mode, padding_mode="reflection",
                        align_corners=True).clamp(0, 1)  # (T, 3, h, w)
     return (clip, affines) if return_affines else clip
+
+
+def _soft_mask(h: int, w: int, exponent: float, feather: float) -> torch.Tensor:
+    """(1, h, w) alpha of a superellipse |x|^e + |y|^e <= 1 (e=2 ellipse, large e rounded box).
+
+    The edge is a sigmoid about ``feather`` px wide, set 4 feathers inside the patch so that alpha
+    reaches exactly 0 before the patch border (no hard cut).
+    """
+    inset = 4 * feather
+    y = torch.linspace(-1, 1, h)[:, None].abs() * (h / 2) / max(h / 2 - inset, 1.0)
+    x = torch.linspace(-1, 1, w)[None, :].abs() * (w / 2) / max(w / 2 - inset, 1.0)
+    r = (x**exponent + y**exponent) ** (1 / exponent)  # (h, w), 1 on the boundary
+    alpha = torch.sigmoid((1 - r) * (min(h, w) / 2 - inset) / feather)
+    return ((alpha - 0.02) / 0.98).clamp(min=0)[None]
+
+
+def moving_objects(
+    clip: torch.Tensor,
+    image: torch.Tensor,
+    generator: torch.Generator,
+    *,
+    p: float = 0.5,
+    max_count: int = 3,
+    max_speed: float = 8.0,
+    size: tuple[float, float] = (0.15, 0.5),
+) -> torch.Tensor:
+    """Paste independently moving objects onto a clip (local motion the camera path does not have).
+
+    Each object is a random patch of ``image`` with a soft superellipse edge. It starts at a random
+    place in the frame and moves on a straight line at a random speed up to ``max_speed`` px/frame in a
+    random direction (it may leave the frame). Objects are drawn in order, later ones in front.
+
+    Args:
+        clip: (T, 3, h, w) float in [0, 1], the camera clip.
+        image: (3, H, W) float in [0, 1], the texture source (H, W >= the largest patch).
+        generator: source of randomness; nothing is drawn when ``p`` is 0 (old data stays bit-exact).
+        p: probability that the clip gets objects at all.
+        max_count: 1..max_count objects when it does.
+        max_speed: px/frame.
+        size: object side range, as a fraction of the clip's shorter side.
+
+    Returns:
+        (T, 3, h, w) float32 clip.
+    """
+    if p <= 0 or float(torch.rand((), generator=generator)) >= p:
+        return clip
+    T, _, h, w = clip.shape
+    H, W = image.shape[-2:]
+    u = lambda lo, hi: lo + (hi - lo) * float(torch.rand((), generator=generator))  # noqa: E731
+    out = clip.to(torch.float32).clone()
+    t = torch.arange(T, dtype=torch.float32)[:, None]  # (T, 1)
+    for _ in range(1 + int(torch.randint(max(1, max_count), (), generator=generator))):
+        oh = max(4, min(H, int(u(*size) * min(h, w))))
+        ow = max(4, min(W, int(oh * u(0.5, 2.0))))
+        y0, x0 = int(u(0, H - oh + 1)), int(u(0, W - ow + 1))
+        patch = image[:, y0:y0 + oh, x0:x0 + ow].to(torch.float32)  # (3, oh, ow)
+        alpha = _soft_mask(oh, ow, u(2.0, 6.0), u(0.7, 2.0))  # (1, oh, ow)
+        rgba = torch.cat([patch * alpha, alpha])  # (4, oh, ow) premultiplied: resampling keeps edges clean
+        speed, heading = u(0, max_speed), u(0, 2 * math.pi)
+        start = torch.tensor([u(-ow / 2, w - ow / 2), u(-oh / 2, h - oh / 2)])  # top-left, x y
+        pos = start + t * speed * torch.tensor([math.cos(heading), math.sin(heading)])  # (T, 2)
+        affines = torch.zeros(T, 2, 3)
+        affines[:, 0, 0] = affines[:, 1, 1] = 1
+        affines[:, :, 2] = pos  # patch px -> frame px: a sub-pixel translation
+        layer = warp_affine(rgba.expand(T, -1, -1, -1), affines, (h, w), mode="bilinear", padding_mode="zeros",
+                            align_corners=True)  # (T, 4, h, w)
+        alpha = layer[:, 3:].clamp(0, 1)
+        out = out * (1 - alpha) + layer[:, :3]
+    return out.clamp(0, 1)
 
 
 def affine_flow(affines: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
