@@ -39,6 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from vidrestore.errors import ConfigError
+from vidrestore.synth.rng import coin, log_uniform, randint, uniform
 
 __all__ = [
     "gaussian_noise",
@@ -69,26 +70,6 @@ def _check_clip(clip: torch.Tensor) -> None:
 def _finish(clip: torch.Tensor) -> torch.Tensor:
     """Common exit: float32, clamped to [0, 1]."""
     return clip.clamp(0.0, 1.0).to(torch.float32)
-
-
-def _uniform(g: torch.Generator, lo: float, hi: float) -> float:
-    """One sample of U(lo, hi)."""
-    return lo + (hi - lo) * torch.rand((), generator=g).item()
-
-
-def _log_uniform(g: torch.Generator, lo: float, hi: float) -> float:
-    """One sample, uniform in log space (for scale-like quantities such as photon counts)."""
-    return math.exp(_uniform(g, math.log(lo), math.log(hi)))
-
-
-def _randint(g: torch.Generator, lo: int, hi: int) -> int:
-    """One integer in [lo, hi] (both inclusive)."""
-    return int(torch.randint(int(lo), int(hi) + 1, (), generator=g).item())
-
-
-def _coin(g: torch.Generator, p: float) -> bool:
-    """True with probability p."""
-    return torch.rand((), generator=g).item() < p
 
 
 def _choice(g: torch.Generator, options: list, weights: list[float] | None = None):
@@ -379,23 +360,23 @@ def _empty_info() -> dict[str, Any]:
 
 def _blur_stage(clip: torch.Tensor, cfg: DictConfig, g: torch.Generator, info: dict) -> torch.Tensor:
     """Optics: Gaussian (defocus) or linear motion blur, one kernel per clip."""
-    if not _coin(g, cfg.p):
+    if not coin(g, cfg.p):
         return clip
-    if _coin(g, cfg.p_motion):
-        k = _randint(g, *cfg.motion_kernel) | 1
-        angle = _uniform(g, 0.0, 180.0)
+    if coin(g, cfg.p_motion):
+        k = randint(g, *cfg.motion_kernel) | 1
+        angle = uniform(g, 0.0, 180.0)
         info.update(blur="motion", motion_kernel=k, motion_angle=angle)
-        return motion_blur(clip, k, angle, _uniform(g, -1.0, 1.0))
-    sigma = _uniform(g, *cfg.sigma)
+        return motion_blur(clip, k, angle, uniform(g, -1.0, 1.0))
+    sigma = uniform(g, *cfg.sigma)
     info.update(blur="gaussian", blur_sigma=sigma)
     return gaussian_blur(clip, sigma)
 
 
 def _resize_stage(clip: torch.Tensor, cfg: DictConfig, g: torch.Generator, info: dict) -> torch.Tensor:
     """Scaling: down by a random factor, back up, random interpolations."""
-    if not _coin(g, cfg.p):
+    if not coin(g, cfg.p):
         return clip
-    scale = _uniform(g, *cfg.scale)
+    scale = uniform(g, *cfg.scale)
     down, up = _choice(g, list(cfg.down_modes)), _choice(g, list(cfg.up_modes))
     info.update(scale=scale, down_mode=down, up_mode=up)
     return down_up(clip, scale, down, up)
@@ -403,13 +384,13 @@ def _resize_stage(clip: torch.Tensor, cfg: DictConfig, g: torch.Generator, info:
 
 def _noise_stage(clip: torch.Tensor, cfg: DictConfig, g: torch.Generator, info: dict) -> torch.Tensor:
     """Sensor: AWGN or Poisson-Gaussian, independent per frame."""
-    if not _coin(g, cfg.p):
+    if not coin(g, cfg.p):
         return clip
-    if _coin(g, cfg.p_poisson):
-        peak, read = _log_uniform(g, *cfg.peak), _uniform(g, *cfg.read_sigma)
+    if coin(g, cfg.p_poisson):
+        peak, read = log_uniform(g, *cfg.peak), uniform(g, *cfg.read_sigma)
         info.update(noise="poisson_gaussian", noise_peak=peak, noise_sigma=read)
         return poisson_gaussian_noise(clip, peak, read, g)
-    sigma, gray = _uniform(g, *cfg.sigma), _coin(g, cfg.p_gray)
+    sigma, gray = uniform(g, *cfg.sigma), coin(g, cfg.p_gray)
     info.update(noise="gaussian", noise_sigma=sigma, noise_gray=gray)
     return gaussian_noise(clip, sigma, g, gray=gray)
 
@@ -419,11 +400,11 @@ def _compression_stage(clip: torch.Tensor, cfg: DictConfig, g: torch.Generator, 
     u = torch.rand((), generator=g).item()
     if u < cfg.p_codec:
         codec = _choice(g, list(cfg.codecs), list(cfg.codec_weights))
-        crf, preset = _randint(g, *cfg.crf), _choice(g, list(cfg.presets))
+        crf, preset = randint(g, *cfg.crf), _choice(g, list(cfg.presets))
         info.update(compression=codec, crf=crf, preset=preset)
         return codec_roundtrip(clip, codec, crf, preset)
     if u < cfg.p_codec + cfg.p_jpeg:
-        quality = _randint(g, *cfg.jpeg_quality)
+        quality = randint(g, *cfg.jpeg_quality)
         info.update(compression="jpeg", jpeg_quality=quality)
         return jpeg(clip, quality)
     return clip
@@ -449,7 +430,7 @@ class RandomDegradation:
     def __call__(self, clip: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
         _check_clip(clip)
         info = _empty_info()
-        if _coin(generator, self.cfg.p_clean):
+        if coin(generator, self.cfg.p_clean):
             info["clean"] = True
             return _finish(clip.clone()), info
         out = _blur_stage(clip, self.cfg.blur, generator, info)

@@ -20,12 +20,15 @@ own straight path at up to ``max_speed`` px/frame.
 from __future__ import annotations
 
 import math
+from functools import partial
 
 import kornia
 import torch
 from kornia.geometry.conversions import convert_affinematrix_to_homography
 from kornia.geometry.linalg import transform_points
 from kornia.geometry.transform import get_rotation_matrix2d, invert_affine_transform, warp_affine
+
+from vidrestore.synth.rng import coin, randint, uniform
 
 __all__ = ["camera_affines", "moving_clip", "moving_objects", "affine_flow"]
 
@@ -191,14 +194,14 @@ def moving_objects(
     Returns:
         (T, 3, h, w) float32 clip.
     """
-    if p <= 0 or float(torch.rand((), generator=generator)) >= p:
+    if p <= 0 or not coin(generator, p):
         return clip
     T, _, h, w = clip.shape
     H, W = image.shape[-2:]
-    u = lambda lo, hi: lo + (hi - lo) * float(torch.rand((), generator=generator))  # noqa: E731
+    u = partial(uniform, generator)
     out = clip.to(torch.float32).clone()
     t = torch.arange(T, dtype=torch.float32)[:, None]  # (T, 1)
-    for _ in range(1 + int(torch.randint(max(1, max_count), (), generator=generator))):
+    for _ in range(randint(generator, 1, max(1, max_count))):
         oh = max(4, min(H, int(u(*size) * min(h, w))))
         ow = max(4, min(W, int(oh * u(0.5, 2.0))))
         y0, x0 = int(u(0, H - oh + 1)), int(u(0, W - ow + 1))
@@ -208,8 +211,7 @@ def moving_objects(
         speed, heading = u(0, max_speed), u(0, 2 * math.pi)
         start = torch.tensor([u(-ow / 2, w - ow / 2), u(-oh / 2, h - oh / 2)])  # top-left, x y
         pos = start + t * speed * torch.tensor([math.cos(heading), math.sin(heading)])  # (T, 2)
-        affines = torch.zeros(T, 2, 3)
-        affines[:, 0, 0] = affines[:, 1, 1] = 1
+        affines = torch.eye(2, 3).repeat(T, 1, 1)
         affines[:, :, 2] = pos  # patch px -> frame px: a sub-pixel translation
         layer = warp_affine(rgba.expand(T, -1, -1, -1), affines, (h, w), mode="bilinear", padding_mode="zeros",
                             align_corners=True)  # (T, 4, h, w)
