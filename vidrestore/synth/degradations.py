@@ -397,7 +397,7 @@ def _noise_stage(clip: torch.Tensor, cfg: DictConfig, g: torch.Generator, info: 
 
 def _compression_stage(clip: torch.Tensor, cfg: DictConfig, g: torch.Generator, info: dict) -> torch.Tensor:
     """Storage: video codec (H.264/H.265) or per-frame JPEG, same settings for the clip."""
-    u = torch.rand((), generator=g).item()
+    u = uniform(g, 0.0, 1.0)  # one draw picks codec, JPEG or neither
     if u < cfg.p_codec:
         codec = _choice(g, list(cfg.codecs), list(cfg.codec_weights))
         crf, preset = randint(g, *cfg.crf), _choice(g, list(cfg.presets))
