@@ -1,0 +1,86 @@
+"""Block-matching alignment (vidrestore/models/align.py): it finds known motion and warps onto frame t."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vidrestore.models.align import aligned_neighbours, box_sum, estimate_flow, median3, neighbour_flows, warp
+
+
+def texture(h=96, w=128, seed=0) -> torch.Tensor:
+    """A smooth random texture (1,3,h,w) in [0,1]: structure at several scales, no flat areas."""
+    g = torch.Generator().manual_seed(seed)
+    img = sum(F.interpolate(torch.rand(1, 3, h // s + 1, w // s + 1, generator=g), size=(h, w), mode="bicubic",
+                            align_corners=False) for s in (2, 4, 8))
+    return (img / 3).clamp(0, 1)
+
+
+def test_box_sum_is_the_window_sum():
+    x = torch.rand(2, 3, 9, 11)
+    expected = F.conv2d(x.view(6, 1, 9, 11), torch.ones(1, 1, 5, 5), padding=2).view(2, 3, 9, 11)
+    assert torch.allclose(box_sum(x, 5), expected, atol=1e-5)
+
+
+def test_median_network_is_the_exact_3x3_median():
+    g = torch.Generator().manual_seed(0)
+    for f in (torch.randn(2, 2, 7, 9, generator=g), torch.randint(0, 3, (2, 2, 7, 9), generator=g).float()):  # ties too
+        windows = F.unfold(F.pad(f, (1, 1, 1, 1), mode="replicate"), 3).view(2, 2, 9, 7, 9)
+        assert torch.equal(median3(f), windows.median(dim=2).values)
+
+
+@pytest.mark.parametrize("shift", [(3.0, -2.0), (1.5, 0.25), (-13.0, 9.0)])
+def test_flow_recovers_a_global_shift_through_noise(shift):
+    """src(p + flow) = ref(p) for a known shift, including a sub-pixel one and one beyond the finer
+    levels' +-1 px reach (found at 1/4 size)."""
+    big = texture(160, 192)
+    flow_true = torch.tensor(shift).view(1, 2, 1, 1).expand(1, 2, 160, 192)
+    ref = big
+    src = warp(big, -flow_true)  # src(p) = ref(p - shift)  =>  src(p + shift) = ref(p)
+    g = torch.Generator().manual_seed(1)
+    noise = lambda x: (x + 0.08 * torch.randn(x.shape, generator=g)).clamp(0, 1)  # noqa: E731  (sigma ~ 20/255)
+    flow = estimate_flow(noise(ref), noise(src))
+    inner = flow[..., 24:-24, 24:-24]  # away from the edges, where the shifted frame has no content
+    err = (inner - torch.tensor(shift).view(1, 2, 1, 1)).abs()
+    assert err.median() < 0.3 and (err < 1.0).float().mean() > 0.9
+
+
+def test_aligned_neighbours_follow_a_moving_object():
+    """A square moving 6 px per frame over a textured still background: warped onto frame t, the
+    neighbours match frame t inside the object far better than the raw neighbours, and the still
+    background away from it stays in place."""
+    bg, obj = texture(64, 64, 0), texture(64, 64, 1)
+    frames = []
+    for t in range(3):
+        f = bg.clone()
+        x0 = 14 + 6 * t
+        f[..., 20:44, x0:x0 + 24] = obj[..., 20:44, 20:44]
+        frames.append(f)
+    clip = torch.cat(frames)  # (3,3,64,64); in frame 1 the object covers rows 20:44, columns 20:44
+    nb = aligned_neighbours(clip, T=3, r=1)[1].view(2, 3, 64, 64)  # frame 1's t-1, t+1 warped onto it
+    raw = torch.stack([clip[0], clip[2]])
+    err = lambda x, rows, cols: (x - clip[1])[..., rows, cols].abs().mean()  # noqa: E731
+    inside, below = (slice(24, 40), slice(24, 40)), (slice(58, 64), slice(0, 64))
+    assert err(nb, *inside) < 0.6 * err(raw, *inside)
+    assert err(nb, *below) < 0.005  # raw: 0 (the background does not move)
+
+
+def test_clip_ends_and_still_frames_have_zero_flow():
+    clip = texture(32, 48).expand(4, 3, 32, 48).contiguous()  # a still clip
+    flows = neighbour_flows(clip, T=2, r=2)  # two clips of two frames: slots t-2, t-1, t+1, t+2
+    assert flows.shape == (4, 4, 2, 32, 48)
+    # frame 0's t-2 and t-1 are frame 0 itself (replicated end), and so are frame 1's t+1 and t+2
+    assert flows[0::2, :2].abs().max() == 0 and flows[1::2, 2:].abs().max() == 0
+    assert flows.abs().max() < 1e-4  # the other frame of the clip: the same picture, matched
+    assert torch.allclose(aligned_neighbours(clip, T=2, r=2), clip.repeat(1, 4, 1, 1), atol=1e-4)
+
+
+def test_flows_are_fp32_under_bf16_autocast():
+    """Running sums and sampling coordinates need fp32: under autocast (GPU training, bf16 inference)
+    the flows must come out as they do without it."""
+    clip = torch.cat([texture(48, 64, 0), warp(texture(48, 64, 0), torch.full((1, 2, 48, 64), 2.5))])
+    plain = neighbour_flows(clip, T=2, r=1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        auto = neighbour_flows(clip, T=2, r=1)
+        warped = warp(clip, plain[:, 0])
+    assert auto.dtype == torch.float32 and torch.equal(auto, plain)
+    assert warped.dtype == torch.float32

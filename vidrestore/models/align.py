@@ -1,0 +1,175 @@
+"""Motion alignment without parameters: coarse-to-fine block matching, then warping.
+
+    ref, src (N,C,H,W) in [0,1]  -->  flow (N,2,H,W) in pixels (x, y), with src(p + flow(p)) ~ ref(p)
+
+    level 1/4:  both frames grey, average-pooled x4 (noise std / 4); for every shift d in [-R, R]^2 the
+                squared difference, box-filtered over a block (block matching, one cost map per
+                shift); best whole-pixel shift per pixel               (reach +-4R px at full size)
+    level 1/2, 1: flow upsampled x2, src warped by it, the same search over +-1 around it
+    every level: 3x3 median of the flow (drops isolated wrong matches), then
+                + one Lucas-Kanade step over the same block for the sub-pixel part (0 where the
+                warped frame already matches, unlike a parabola through the costs, which the
+                texture biases)
+
+The temporal layers of the decoder mix a frame with its neighbours through small kernels, so they
+can only follow a few pixels of motion; V-BM3D's gain over BM3D comes from aggregating blocks that
+were matched across frames first. Warping the neighbours onto frame t gives the decoder's LQ branch
+that aligned view. It has no weights to train and runs under no_grad; where the match fails
+(occlusion, new content) the warped neighbour simply disagrees with frame t and the network, which
+also sees frame t, learns to ignore it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from einops import rearrange
+
+
+def warp(src: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """src (N,C,H,W), flow (N,2,H,W) pixels -> src sampled at p + flow(p) (bicubic: bilinear would blur
+    fine texture at half-pixel shifts; edges replicated). Sampled in fp32 (bf16 coordinates would be
+    off by pixels), returned in src's dtype."""
+    N, _, H, W = src.shape
+    flow = flow.float()
+    ys, xs = torch.meshgrid(torch.arange(H, device=src.device, dtype=torch.float32),
+                            torch.arange(W, device=src.device, dtype=torch.float32), indexing="ij")
+    x = (xs + flow[:, 0]) * (2 / max(W - 1, 1)) - 1
+    y = (ys + flow[:, 1]) * (2 / max(H - 1, 1)) - 1
+    with torch.autocast(src.device.type, enabled=False):
+        out = F.grid_sample(src.float(), torch.stack([x, y], dim=-1), mode="bicubic", padding_mode="border", align_corners=True)
+    return out.to(src.dtype)
+
+
+def box_sum(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Sum over the k x k window centred on each pixel (zeros outside), k odd: (..., H, W) -> same.
+    Separable running sums (each 1-D sum spans one row or column, which keeps float32 exact enough);
+    several times faster on a CPU than avg_pool2d's k x k window."""
+    p = k // 2
+    x = F.pad(x, (p + 1, p)).cumsum(-1)
+    x = x[..., k:] - x[..., :-k]
+    x = F.pad(x, (0, 0, p + 1, p)).cumsum(-2)
+    return x[..., k:, :] - x[..., :-k, :]
+
+
+def block_search(ref: torch.Tensor, src: torch.Tensor, radius: int, block: int, prior: float = 0.0) -> torch.Tensor:
+    """Best whole-pixel shift of src onto ref per pixel over [-radius, radius]^2: (N,2,H,W) pixels.
+
+    ref, src (N,1,H,W) grey. cost(d) = sum_block (src(p + d) - ref(p))^2 / block^2 + prior * |d|^2 (the
+    prior breaks ties in flat areas towards no motion). The box counts zeros beyond the frame's
+    edge, which lowers every shift's cost alike there and moves no minimum."""
+    N, _, H, W = ref.shape
+    S = 2 * radius + 1
+    padded = F.pad(src, (radius, radius, radius, radius), mode="replicate")
+    d = torch.arange(-radius, radius + 1, device=ref.device, dtype=ref.dtype)
+    penalty = prior * (d.view(S, 1).square() + d.view(1, S).square()).view(1, S * S, 1, 1)
+    costs = torch.stack([(padded[:, 0, dy:dy + H, dx:dx + W] - ref[:, 0]).square()
+                         for dy in range(S) for dx in range(S)], dim=1)  # (N, S*S, H, W), shift (dy-r, dx-r) at dy*S+dx
+    best = (box_sum(costs, block) / block**2 + penalty).min(dim=1, keepdim=True).indices  # (N,1,H,W)
+    return torch.cat([best % S - radius, best // S - radius], dim=1).to(ref.dtype)
+
+
+# compare-exchange pairs whose last survivor at index 4 is the median of 9 (Paeth's network, as in
+# N. Devillard, "Fast median search: an ANSI C implementation", 1998: opt_med9)
+_MEDIAN9 = [(1, 2), (4, 5), (7, 8), (0, 1), (3, 4), (6, 7), (1, 2), (4, 5), (7, 8), (0, 3), (5, 8), (4, 7),
+            (3, 6), (1, 4), (2, 5), (4, 7), (4, 2), (6, 4), (4, 2)]
+
+
+def median3(flow: torch.Tensor) -> torch.Tensor:
+    """3x3 median of each flow component: (N,2,H,W) -> same. Removes the isolated wrong matches that
+    noise causes, which the sub-pixel step could not repair (it assumes a smooth flow over its block).
+    A min/max sorting network: exact, and ~10x faster on a CPU than torch.median over 9 values."""
+    H, W = flow.shape[-2:]
+    pad = F.pad(flow, (1, 1, 1, 1), mode="replicate")
+    v = [pad[..., i:i + H, j:j + W] for i in range(3) for j in range(3)]
+    for a, b in _MEDIAN9:
+        v[a], v[b] = torch.minimum(v[a], v[b]), torch.maximum(v[a], v[b])
+    return v[4]
+
+
+def lucas_kanade(ref: torch.Tensor, src: torch.Tensor, block: int, eps: float = 1e-5) -> torch.Tensor:
+    """One Lucas-Kanade step: the sub-pixel shift d (|d| <= 0.5) with src(p + d) ~ ref(p), from the
+    block's gradient normal equations: (N,1,H,W) grey -> (N,2,H,W). Where src already matches ref
+    the step is 0 (a parabola through the block-matching costs is biased there by the texture),
+    and in flat blocks `eps` holds it at 0."""
+    gx = F.pad(src[..., 2:] - src[..., :-2], (1, 1)) / 2  # central differences, 0 at the edges
+    gy = F.pad(src[..., 2:, :] - src[..., :-2, :], (0, 0, 1, 1)) / 2
+    e = src - ref
+    a, b, c = (box_sum(v, block) / block**2 for v in (gx * gx, gx * gy, gy * gy))
+    p, q = (box_sum(v, block) / block**2 for v in (gx * e, gy * e))
+    det = a * c - b * b + eps * (a + c) + eps**2  # = det(M + eps I): regularised
+    dx = -((c + eps) * p - b * q) / det
+    dy = -((a + eps) * q - b * p) / det
+    return torch.cat([dx, dy], dim=1).clamp(-0.5, 0.5)
+
+
+def _resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    h, w = flow.shape[-2:]
+    up = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+    return up * torch.tensor([size[1] / w, size[0] / h], device=flow.device, dtype=flow.dtype).view(1, 2, 1, 1)
+
+
+@torch.no_grad()
+def estimate_flow(ref: torch.Tensor, src: torch.Tensor, radius: int = 4, blocks: tuple[int, int, int] = (7, 9, 9),
+                  prior: float = 1e-4) -> torch.Tensor:
+    """Coarse-to-fine block matching: ref, src (N,C,H,W) -> flow (N,2,H,W) pixels (see the module doc)."""
+    H, W = ref.shape[-2:]
+    ref, src = ref.mean(1, keepdim=True), src.mean(1, keepdim=True)  # grey: matching needs no colour
+    flow = None
+    for scale, block in zip((4, 2, 1), blocks):
+        r = F.avg_pool2d(ref, scale, ceil_mode=True) if scale > 1 else ref
+        s = F.avg_pool2d(src, scale, ceil_mode=True) if scale > 1 else src
+        if flow is None:
+            flow = median3(block_search(r, s, radius, block, prior))
+        else:
+            flow = _resize_flow(flow, r.shape[-2:])
+            flow = median3(flow + block_search(r, warp(s, flow), 1, block, prior))
+        flow = flow + lucas_kanade(r, warp(s, flow), block)  # sub-pixel
+    return flow if flow.shape[-2:] == (H, W) else _resize_flow(flow, (H, W))
+
+
+def _offsets(r: int) -> list[int]:
+    return [d for d in range(-r, r + 1) if d]  # t-r .. t-1, t+1 .. t+r
+
+
+def _frames_at(x: torch.Tensor, T: int, d: int) -> torch.Tensor:
+    """Frame t+d of every frame t, replicated at the clip's ends: (B*T,C,H,W) -> same."""
+    clip = rearrange(x, "(b t) c h w -> b t c h w", t=T)
+    return clip[:, (torch.arange(T, device=x.device) + d).clamp(0, T - 1)].flatten(0, 1)
+
+
+@torch.no_grad()
+def neighbour_flows(x: torch.Tensor, T: int, r: int, radius: int = 4) -> torch.Tensor:
+    """Flows of frames t-r..t+r (without t) onto frame t: (B*T,C,H,W) -> (B*T,2r,2,H,W).
+
+    Each distinct pair of frames is matched once, all pairs in one batch (at a clip's end the
+    replicated neighbour t-2 of frame 1 is frame 0, the same pair as its t-1); where the replicated
+    neighbour is frame t itself the flow is zero."""
+    B, H, W = x.shape[0] // T, x.shape[-2], x.shape[-1]
+    clip = rearrange(x.float(), "(b t) c h w -> b t c h w", t=T)  # fp32 whatever the autocast: running sums
+    slots = [(t, j, min(max(t + d, 0), T - 1)) for t in range(T) for j, d in enumerate(_offsets(r))]
+    pairs = sorted({(t, s) for t, _, s in slots if s != t})
+    flows = x.new_zeros(B, T, 2 * r, 2, H, W, dtype=torch.float32)
+    if pairs:
+        ti, si = torch.tensor(pairs, device=x.device).T
+        with torch.autocast(x.device.type, enabled=False):
+            found = estimate_flow(clip[:, ti].flatten(0, 1), clip[:, si].flatten(0, 1), radius)
+        found = found.view(B, len(pairs), 2, H, W)
+        index = {pair: i for i, pair in enumerate(pairs)}
+        for t, j, s in slots:
+            if s != t:
+                flows[:, t, j] = found[:, index[(t, s)]]
+    return flows.flatten(0, 1)
+
+
+def warp_neighbours(x: torch.Tensor, T: int, flows: torch.Tensor) -> torch.Tensor:
+    """Frames t-r..t+r (without t) warped onto frame t by `flows` (from neighbour_flows), on the
+    channel axis: (B*T,C,H,W) -> (B*T,2rC,H,W), ordered like `stack_neighbours(centre=False)`.
+    Differentiable in x (the flows are fixed)."""
+    r = flows.shape[1] // 2
+    return torch.cat([warp(_frames_at(x, T, d), flows[:, i]) for i, d in enumerate(_offsets(r))], dim=1)
+
+
+def aligned_neighbours(x: torch.Tensor, T: int, r: int, radius: int = 4) -> torch.Tensor:
+    """`warp_neighbours` with the flows estimated from x itself."""
+    return warp_neighbours(x, T, neighbour_flows(x, T, r, radius))
