@@ -203,10 +203,11 @@ def test_stack_neighbours_replicates_at_the_clip_ends():
     assert stack_neighbours(x, T=3, r=1, centre=False)[:, :, 0, 0].tolist() == [[0, 1], [0, 2], [1, 2], [3, 4], [3, 5], [4, 5]]
 
 
-def test_decoder_context_is_exactly_its_temporal_reach(cfg):
+@pytest.mark.parametrize("overrides", [[], ["decoder.align=true", "decoder.lq_neighbour_frames=2"]])
+def test_decoder_context_is_exactly_its_temporal_reach(cfg, overrides):
     """Frame 0's output changes with frame `context` and not with frame `context + 1`: the Restorer's
     temporal windows rely on this number."""
-    dec = activate(TemporalPixelDecoder(cfg.vae, cfg.decoder)).eval()
+    dec = activate(TemporalPixelDecoder(cfg.vae, load_model_config("tiny", overrides).decoder)).eval()
     reach = dec.context
     assert reach >= 2  # LQ stem neighbours + spatio-temporal blocks
     T = reach + 2
@@ -223,6 +224,19 @@ def test_decoder_context_is_exactly_its_temporal_reach(cfg):
         base = dec(z, lq, T=T)[0]
     assert not torch.equal(frame0_after_changing(reach), base)
     assert torch.equal(frame0_after_changing(reach + 1), base)
+
+
+def test_aligned_decoder_reads_the_same_frames_on_a_still_clip(cfg):
+    """Alignment only moves the neighbours: on a still clip every flow is zero, and the decoder with
+    `align` gives the output of the same weights without it."""
+    aligned_cfg = load_model_config("tiny", ["decoder.align=true", "decoder.out_gate=true"]).decoder
+    aligned = activate(TemporalPixelDecoder(cfg.vae, aligned_cfg)).eval()
+    plain = TemporalPixelDecoder(cfg.vae, load_model_config("tiny", ["decoder.out_gate=true"]).decoder).eval()
+    plain.load_state_dict(aligned.state_dict())
+    z = torch.randn(1, 64, 2, 2).expand(4, 64, 2, 2)
+    lq = torch.rand(1, 3, 64, 64).expand(4, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(aligned(z, lq, T=4), plain(z, lq, T=4), atol=1e-5)
 
 
 @pytest.mark.parametrize("spatial", [1, 3])

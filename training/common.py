@@ -205,8 +205,12 @@ def build_chain(cfg, env: Env) -> RestorationChain:
             except RuntimeError as e:
                 raise ConfigError(f"{cfg.init} does not fit the model (after model_overrides): {str(e).splitlines()[0]} ... {hint}") from None
             # add-ons that start as no-ops may be switched on by model_overrides: they start fresh
-            fresh = "pixel_decoder.out_gate." if model_cfg.decoder.out_gate and not init_cfg.decoder.get("out_gate") else None
-            missing = [k for k in missing if not (fresh and k.startswith(fresh))]
+            fresh = []
+            if model_cfg.decoder.out_gate and not init_cfg.decoder.get("out_gate"):
+                fresh.append("pixel_decoder.out_gate.")
+            if model_cfg.decoder.lq_neighbour_frames > init_cfg.decoder.get("lq_neighbour_frames", 1):
+                fresh.append("pixel_decoder.lq_far_stem.")
+            missing = [k for k in missing if not k.startswith(tuple(fresh))]
             if missing or unexpected:
                 raise ConfigError(f"{cfg.init} does not fit the model (after model_overrides): missing {missing[:3]}, "
                                   f"unexpected {unexpected[:3]} {hint}")

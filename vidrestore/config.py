@@ -55,6 +55,9 @@ class DecoderConfig:
     temporal_kernel: int = 3
     temporal_spatial: int = 1  # spatial size of the temporal kernels: 3 lets them follow motion
     lq_neighbours: bool = False  # the LQ branch's stem also reads frames t-1 and t+1
+    lq_neighbour_frames: int = 1  # frames on each side the stem reads (2: also t-2, t+2, through a second stem)
+    align: bool = False  # warp those frames onto frame t first (block matching, models/align.py; no weights)
+    align_search: int = 4  # block-matching search radius at 1/4 size: motion up to +-4x this many px per frame pair
     refine_blocks: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # ResBlocks after each injection, H/32..H/4
     refine_expand: int = 1  # inner width of those blocks, x channels
     nvsm_attention: bool = True  # LIPT NVSM-SA at the coarsest decoder level

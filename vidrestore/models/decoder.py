@@ -7,14 +7,17 @@
                                            h  = Refine_i(h)                              (ResBlocks on the merged features)
                           at H/32 only:    h += NVSM-SA(h)                                (LIPT, zero-init proj)
     degraded frames (B*T,3,H,W) --> LQ branch = copy of the fine encoder (initialised from it); with
-            `lq_neighbours` its stem also reads frames t-1 and t+1 (zero-init conv), so the finest
-            features see the raw neighbouring pixels within the stem's reach (+-8 px)
+            `lq_neighbours` its stem also reads frames t-1 and t+1 (and t-2, t+2: `lq_neighbour_frames`;
+            zero-init convs), so the finest features see the neighbouring pixels within the stem's reach
+            (+-8 px); with `align` those frames are first warped onto frame t by block matching
+            (models/align.py), so the stem sees the same content even where it moved further
     output: rgb = decoded frame, or lq + decoded correction (`residual`, zero at init)
             out = lq + m * (rgb - lq),  m = sigmoid(confidence head, soft-clamped to [-6, 6]): falls
             back to the degraded input where the restoration cannot be trusted (the clamp keeps the
             gate from saturating shut, which would stop the restoration path from learning);
-            then a final zero-init temporal conv ((3,1,1) over frames; with `out_gate` its step is
-            scaled per pixel by a gate in [0, 2] that sees the frame differences and the features).
+            then a final zero-init temporal conv ((3,1,1) over frames, with `align` over the neighbours
+            warped onto frame t; with `out_gate` its step is scaled per pixel by a gate in [0, 2] that
+            sees the frame differences and the features).
 
 Motion: the temporal res-blocks mix each frame with its neighbours through (k, s, s) kernels; with
 s = 3 a block reaches +-1 feature pixel, i.e. +-4 px of motion at H/4 and +-32 px at H/32, so the
@@ -34,6 +37,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from vidrestore.config import FINE_CH
+from vidrestore.models.align import neighbour_flows, warp_neighbours
 from vidrestore.models.layers import LayerNorm2d, ResBlock
 from vidrestore.models.lpvae import Decoder, PyramidEncoder
 
@@ -52,6 +56,12 @@ def stack_neighbours(x: torch.Tensor, T: int, r: int, centre: bool = True) -> to
     offsets = [d for d in range(-r, r + 1) if centre or d]
     frames = [clip[:, :, r + d:r + d + T] for d in offsets]  # each (B,C,T,H,W)
     return rearrange(torch.cat(frames, dim=1), "b c t h w -> (b t) c h w")
+
+
+def within(flows: torch.Tensor, r: int) -> torch.Tensor:
+    """The flows of frames t-r..t+r out of those of t-R..t+R: (N,2R,2,H,W) -> (N,2r,2,H,W)."""
+    R = flows.shape[1] // 2
+    return flows[:, R - r:R + r]
 
 
 class TemporalResBlock(nn.Module):
@@ -96,9 +106,13 @@ class MotionGate(nn.Module):
         self.motion = zero_(nn.Conv2d(2, 1, 3, padding=1))  # |x_t-1 - x_t|, |x_t+1 - x_t| (blurred frames)
         self.feature = nn.Sequential(LayerNorm2d(ch), zero_(nn.Conv2d(ch, 16, 3, padding=1)), nn.PixelShuffle(4))
 
-    def forward(self, x: torch.Tensor, feat: torch.Tensor, T: int) -> torch.Tensor:
-        s = F.avg_pool2d(x, self.blur, 1, self.blur // 2, count_include_pad=False)
-        prev, nxt = stack_neighbours(s, T, 1, centre=False).chunk(2, dim=1)  # frames t-1, t+1 (replicated at the ends)
+    def forward(self, x: torch.Tensor, feat: torch.Tensor, T: int, neighbours: torch.Tensor | None = None) -> torch.Tensor:
+        """neighbours: frames t-1, t+1 (B*T,6,H,W) as the output filter reads them (aligned onto frame t),
+        by default x's own neighbours as they are."""
+        blur = lambda v: F.avg_pool2d(v, self.blur, 1, self.blur // 2, count_include_pad=False)  # noqa: E731
+        s = blur(x)
+        nb = blur(neighbours) if neighbours is not None else stack_neighbours(s, T, 1, centre=False)
+        prev, nxt = nb.chunk(2, dim=1)  # frames t-1, t+1 (replicated at the ends)
         diff = torch.stack([(prev - s).abs().mean(1), (nxt - s).abs().mean(1)], dim=1)  # (B*T,2,H,W)
         return 1 + torch.tanh(self.motion(diff) + self.feature(feat))
 
@@ -145,8 +159,16 @@ class TemporalPixelDecoder(nn.Module):
             lq_chans = list(vae_cfg.fine_channels)[::-1]  # H/32 first, like the decoder levels
             self.lq_proj = nn.ModuleList([zero_(nn.Conv2d(c_lq, c, 1)) for c_lq, c in zip(lq_chans, chans)])
             if cfg.lq_neighbours:  # frames t-1, t+1 -> pixel-unshuffle x4 -> added to the LQ stem's output
-                self.lq_neighbour_stem = nn.Sequential(
-                    nn.PixelUnshuffle(4), zero_(nn.Conv2d(2 * 3 * 16, vae_cfg.fine_channels[0], 3, padding=1)))
+                if cfg.lq_neighbour_frames not in (1, 2):
+                    raise ValueError(f"decoder.lq_neighbour_frames must be 1 or 2, got {cfg.lq_neighbour_frames}")
+
+                def stem() -> nn.Module:
+                    return nn.Sequential(nn.PixelUnshuffle(4), zero_(nn.Conv2d(2 * 3 * 16, vae_cfg.fine_channels[0], 3, padding=1)))
+
+                if cfg.align and cfg.align_search < 1:
+                    raise ValueError(f"decoder.align_search must be >= 1, got {cfg.align_search}")
+                self.lq_neighbour_stem = stem()
+                self.lq_far_stem = stem() if cfg.lq_neighbour_frames == 2 else None  # frames t-2, t+2
         if len(cfg.refine_blocks) != len(chans):
             raise ValueError(f"decoder.refine_blocks needs one count per decoder level ({len(chans)}), got {list(cfg.refine_blocks)}")
         self.refine = nn.ModuleList([nn.Sequential(*[ResBlock(c, c * cfg.refine_expand) for _ in range(n)])
@@ -191,13 +213,24 @@ class TemporalPixelDecoder(nn.Module):
             nn.init.zeros_(self.confidence[1].weight)
             nn.init.constant_(self.confidence[1].bias, 2.0)
 
+    def neighbour_features(self, x: torch.Tensor, T: int, flows: torch.Tensor | None) -> torch.Tensor:
+        """Frames t-r..t+r but t (warped onto frame t when flows are given) -> (B*T, c0, H/4, W/4) for the LQ stem."""
+        r = self.cfg.lq_neighbour_frames
+        nb = warp_neighbours(x, T, within(flows, r)) if flows is not None else stack_neighbours(x, T, r, centre=False)
+        frames = nb.chunk(2 * r, dim=1)  # t-r .. t-1, t+1 .. t+r
+        out = self.lq_neighbour_stem(torch.cat([frames[r - 1], frames[r]], dim=1))
+        if r == 2:
+            out = out + self.lq_far_stem(torch.cat([frames[0], frames[3]], dim=1))
+        return out
+
     def forward(self, z: torch.Tensor, lq: torch.Tensor, T: int, parts: bool = False):
         """z (B*T,64,h,w), lq (B*T,3,32h,32w) in [0,1], frames grouped per clip -> (B*T,3,32h,32w).
         parts=True returns dict(out, rgb (before the fallback gate), m) for training losses."""
+        flows = neighbour_flows(lq, T, self.align_radius, self.cfg.align_search) if self.align_radius else None
         lq_feats = None
         if self.lq_branch is not None:
             x = lq * 2 - 1
-            extra = self.lq_neighbour_stem(stack_neighbours(x, T, 1, centre=False)) if self.cfg.lq_neighbours else None
+            extra = self.neighbour_features(x, T, flows) if self.cfg.lq_neighbours else None
             lq_feats = self.lq_branch.features(x, extra)[::-1]
         last: list[torch.Tensor] = []
 
@@ -221,17 +254,31 @@ class TemporalPixelDecoder(nn.Module):
             out = lq + m * (rgb - lq)
         if self.cfg.temporal:
             k = self.cfg.temporal_kernel // 2
-            x = rearrange(out, "(b t) c h w -> b c t h w", t=T)
-            step = rearrange(self.out_temporal(F.pad(x, (0, 0, 0, 0, k, k), mode="replicate")), "b c t h w -> (b t) c h w")
+            if flows is None:  # frames t-k..t+k as they are
+                x = rearrange(out, "(b t) c h w -> b c t h w", t=T)
+                step = rearrange(self.out_temporal(F.pad(x, (0, 0, 0, 0, k, k), mode="replicate")), "b c t h w -> (b t) c h w")
+                nb = None
+            else:  # frames t-k..t+k warped onto frame t: the filter averages the same content
+                nb = warp_neighbours(out, T, within(flows, k))  # (B*T, 2k*3, H, W)
+                x = torch.cat([nb[:, :3 * k], out, nb[:, 3 * k:]], dim=1)
+                step = self.out_temporal(rearrange(x, "n (t c) h w -> n c t h w", c=3))[:, :, 0]
             if self.out_gate is not None:
-                step = step * self.out_gate(out, last[0], T)
+                step = step * self.out_gate(out, last[0], T, nb if k == 1 else None)
             out = out + step
         return {"out": out, "rgb": rgb, "m": m} if parts else out
 
     @property
+    def align_radius(self) -> int:
+        """Frames on each side whose flows onto frame t are estimated (0: no alignment)."""
+        if not self.cfg.align:
+            return 0
+        stem = self.cfg.lq_neighbour_frames if self.lq_branch is not None and self.cfg.lq_neighbours else 0
+        return max(stem, self.cfg.temporal_kernel // 2 if self.cfg.temporal else 0)
+
+    @property
     def context(self) -> int:
         """Frames on each side that can influence a frame's output (temporal receptive radius)."""
-        stem = 1 if self.lq_branch is not None and self.cfg.lq_neighbours else 0
+        stem = self.cfg.lq_neighbour_frames if self.lq_branch is not None and self.cfg.lq_neighbours else 0
         if not self.cfg.temporal:
             return stem
         k = self.cfg.temporal_kernel // 2  # one temporal conv per block, plus the final one
