@@ -15,7 +15,7 @@ $PY training/finetune_decoder.py init=${INIT:?set INIT to the v0.5 weights (see 
   model=tiny run_dir=$RUN resume=auto device=${DEVICE:-cpu} precision=${PRECISION:-fp32} \
   threads=${THREADS:-2} workers=${WORKERS:-1} batch_size=4 data.size=[128,128] data.root=${DATA_ROOT:-../shared/data} \
   data.motion.objects.p=0.5 data.motion.objects.max_count=3 data.motion.objects.max_speed=8.0 \
-  steps=${STEPS:-4500} lr=1e-4 lr_schedule=cosine lr_min=1e-6 warmup_steps=100 \
+  steps=${STEPS:-3600} lr=1e-4 lr_schedule=cosine lr_min=1e-6 warmup_steps=100 \
   loss.perceptual=ssim loss.perceptual_weight=0.1 loss.temporal=0.25 loss.aux_rgb=1.0 loss.gan_start=100000000 \
   loss.no_harm=0.05 \
   checkpoint_every=200 keep_checkpoints=2 val_every=500 val_batches=4 image_every=1000000 log_every=25 \
