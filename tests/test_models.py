@@ -203,7 +203,8 @@ def test_stack_neighbours_replicates_at_the_clip_ends():
     assert stack_neighbours(x, T=3, r=1, centre=False)[:, :, 0, 0].tolist() == [[0, 1], [0, 2], [1, 2], [3, 4], [3, 5], [4, 5]]
 
 
-@pytest.mark.parametrize("overrides", [[], ["decoder.align=true", "decoder.lq_neighbour_frames=2"]])
+@pytest.mark.parametrize("overrides", [[], ["decoder.align=true", "decoder.lq_neighbour_frames=2"],
+                                       ["decoder.align=true", "decoder.lq_neighbour_frames=2", "decoder.out_far=true"]])
 def test_decoder_context_is_exactly_its_temporal_reach(cfg, overrides):
     """Frame 0's output changes with frame `context` and not with frame `context + 1`: the Restorer's
     temporal windows rely on this number."""
@@ -237,6 +238,24 @@ def test_aligned_decoder_reads_the_same_frames_on_a_still_clip(cfg):
     lq = torch.rand(1, 3, 64, 64).expand(4, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(aligned(z, lq, T=4), plain(z, lq, T=4), atol=1e-5)
+
+
+def test_far_output_filter_starts_as_a_no_op_and_needs_alignment(cfg):
+    """`out_far` adds a zero-init conv over the aligned t-2, t+2: switched on over trained weights it
+    changes nothing until it is trained; without `align` it is refused."""
+    base = ["decoder.align=true", "decoder.lq_neighbour_frames=2", "decoder.out_gate=true"]
+    plain = activate(TemporalPixelDecoder(cfg.vae, load_model_config("tiny", base).decoder)).eval()
+    far = TemporalPixelDecoder(cfg.vae, load_model_config("tiny", base + ["decoder.out_far=true"]).decoder).eval()
+    missing, unexpected = far.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("out_far.") for k in missing)
+    g = torch.Generator().manual_seed(0)
+    z, lq = torch.randn(5, 64, 2, 2, generator=g), torch.rand(5, 3, 64, 64, generator=g)
+    with torch.no_grad():
+        assert torch.equal(far(z, lq, T=5), plain(z, lq, T=5))
+        far.out_far.weight.fill_(0.1)
+        assert not torch.allclose(far(z, lq, T=5), plain(z, lq, T=5))
+    with pytest.raises(ValueError, match="out_far needs decoder.align"):
+        TemporalPixelDecoder(cfg.vae, load_model_config("tiny", ["decoder.out_far=true"]).decoder)
 
 
 @pytest.mark.parametrize("spatial", [1, 3])

@@ -210,6 +210,8 @@ def build_chain(cfg, env: Env) -> RestorationChain:
                 fresh.append("pixel_decoder.out_gate.")
             if model_cfg.decoder.lq_neighbour_frames > init_cfg.decoder.get("lq_neighbour_frames", 1):
                 fresh.append("pixel_decoder.lq_far_stem.")
+            if model_cfg.decoder.out_far and not init_cfg.decoder.get("out_far"):
+                fresh.append("pixel_decoder.out_far.")
             missing = [k for k in missing if not k.startswith(tuple(fresh))]
             if missing or unexpected:
                 raise ConfigError(f"{cfg.init} does not fit the model (after model_overrides): missing {missing[:3]}, "

@@ -65,6 +65,7 @@ class DecoderConfig:
     fallback: bool = True  # predict a confidence map, blend towards the degraded input
     residual: bool = False  # the decoder predicts a correction of the degraded frame instead of the frame
     out_gate: bool = False  # per-pixel gate on the output temporal filter, from motion and decoder features
+    out_far: bool = False  # the output temporal filter also reads frames t-2, t+2 warped onto t (needs align)
 
 
 @dataclass

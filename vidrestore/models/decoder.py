@@ -16,8 +16,9 @@
             back to the degraded input where the restoration cannot be trusted (the clamp keeps the
             gate from saturating shut, which would stop the restoration path from learning);
             then a final zero-init temporal conv ((3,1,1) over frames, with `align` over the neighbours
-            warped onto frame t; with `out_gate` its step is scaled per pixel by a gate in [0, 2] that
-            sees the frame differences and the features).
+            warped onto frame t, with `out_far` plus a second zero-init conv over the warped t-2, t+2;
+            with `out_gate` its step is scaled per pixel by a gate in [0, 2] that sees the frame
+            differences and the features).
 
 Motion: the temporal res-blocks mix each frame with its neighbours through (k, s, s) kernels; with
 s = 3 a block reaches +-1 feature pixel, i.e. +-4 px of motion at H/4 and +-32 px at H/32, so the
@@ -178,6 +179,9 @@ class TemporalPixelDecoder(nn.Module):
             self.blend = nn.ModuleList([AlphaBlender() for _ in chans])
             self.out_temporal = zero_(nn.Conv3d(3, 3, (cfg.temporal_kernel, 1, 1)))
             self.out_gate = MotionGate(chans[-1]) if cfg.out_gate else None
+            if cfg.out_far and not (cfg.align and cfg.temporal_kernel == 3):
+                raise ValueError("decoder.out_far needs decoder.align and temporal_kernel 3 (it adds the aligned t-2, t+2)")
+            self.out_far = zero_(nn.Conv3d(3, 3, (2, 1, 1))) if cfg.out_far else None  # frames t-2, t+2
         # gain of the decoder stream where each level's LQ feature joins it. Residual mode starts the
         # finest one at 0.1: the VAE decoder's stream (large, not yet useful for restoration) would
         # otherwise swamp the degraded frame's detail path and slow its learning ~2x; not at 0, which
@@ -259,9 +263,13 @@ class TemporalPixelDecoder(nn.Module):
                 step = rearrange(self.out_temporal(F.pad(x, (0, 0, 0, 0, k, k), mode="replicate")), "b c t h w -> (b t) c h w")
                 nb = None
             else:  # frames t-k..t+k warped onto frame t: the filter averages the same content
-                nb = warp_neighbours(out, T, within(flows, k))  # (B*T, 2k*3, H, W)
+                R = 2 if self.out_far is not None else k
+                frames = warp_neighbours(out, T, within(flows, R)).chunk(2 * R, dim=1)  # t-R .. t-1, t+1 .. t+R
+                nb = torch.cat(frames[R - k:R + k], dim=1)  # (B*T, 2k*3, H, W)
                 x = torch.cat([nb[:, :3 * k], out, nb[:, 3 * k:]], dim=1)
                 step = self.out_temporal(rearrange(x, "n (t c) h w -> n c t h w", c=3))[:, :, 0]
+                if self.out_far is not None:  # + frames t-2, t+2
+                    step = step + self.out_far(torch.stack([frames[0], frames[-1]], dim=2))[:, :, 0]
             if self.out_gate is not None:
                 step = step * self.out_gate(out, last[0], T, nb if k == 1 else None)
             out = out + step
@@ -273,7 +281,8 @@ class TemporalPixelDecoder(nn.Module):
         if not self.cfg.align:
             return 0
         stem = self.cfg.lq_neighbour_frames if self.lq_branch is not None and self.cfg.lq_neighbours else 0
-        return max(stem, self.cfg.temporal_kernel // 2 if self.cfg.temporal else 0)
+        out = (2 if self.cfg.out_far else self.cfg.temporal_kernel // 2) if self.cfg.temporal else 0
+        return max(stem, out)
 
     @property
     def context(self) -> int:
@@ -282,4 +291,4 @@ class TemporalPixelDecoder(nn.Module):
         if not self.cfg.temporal:
             return stem
         k = self.cfg.temporal_kernel // 2  # one temporal conv per block, plus the final one
-        return stem + k * (len(self.temporal) + 1)
+        return stem + k * len(self.temporal) + (2 if self.cfg.out_far else k)
