@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The decoder stage of the `default` weights v0.7: the v0.6 decoder (tiny_default_decoder_v06_cpu.sh) whose
+# output temporal filter also reads frames t-2, t+2 warped onto frame t (decoder.out_far: a second
+# zero-init (2,1,1) conv beside the (3,1,1) one over t-1..t+1; the flows of t+-2 are already estimated
+# for the LQ stem). Same data, mixture and losses as v0.5/v0.6; fresh AdamW, cosine 1e-4 -> 1e-6.
+#
+#   INIT=<the v0.6 weights, e.g. vidrestore/weights/default.safetensors at 0911af3> bash training/recipes/tiny_default_decoder_v07_cpu.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+PY=${PY:-python}
+RUN=${RUN:-runs/decoder_v07}
+$PY training/finetune_decoder.py init=${INIT:?set INIT to the v0.6 weights (see above)} reset_decoder=false \
+  "model_overrides=[decoder.align=true,decoder.lq_neighbour_frames=2,decoder.out_far=true]" \
+  model=tiny run_dir=$RUN resume=auto device=${DEVICE:-cpu} precision=${PRECISION:-fp32} \
+  threads=${THREADS:-2} workers=${WORKERS:-1} batch_size=4 data.size=[128,128] data.root=${DATA_ROOT:-../shared/data} \
+  data.motion.objects.p=0.5 data.motion.objects.max_count=3 data.motion.objects.max_speed=8.0 \
+  steps=${STEPS:-3000} lr=1e-4 lr_schedule=cosine lr_min=1e-6 warmup_steps=100 \
+  loss.perceptual=ssim loss.perceptual_weight=0.1 loss.temporal=0.25 loss.aux_rgb=1.0 loss.gan_start=100000000 \
+  loss.no_harm=0.05 \
+  checkpoint_every=200 keep_checkpoints=2 val_every=500 val_batches=4 image_every=1000000 log_every=25 \
+  export_dtype=fp16 progress=false tensorboard=false \
+  data.degradation.p_clean=0.1 \
+  data.degradation.noise.p=0.75 data.degradation.compression.p_codec=0.5 data.degradation.compression.p_jpeg=0.1 \
+  data.degradation.blur.p=0.15 data.degradation.resize.p=0.15 "$@"
+# The shipped file: the EMA weights of the last checkpoint (= the run's export), fp16, 1 DiT step.
+$PY training/export_checkpoint.py "$RUN/ckpt/$(cat "$RUN/ckpt/latest")" ${SHIP:-vidrestore/weights/default.safetensors} --inference-steps 1
