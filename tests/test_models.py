@@ -256,6 +256,15 @@ def test_far_output_filter_starts_as_a_no_op_and_needs_alignment(cfg):
         assert not torch.allclose(far(z, lq, T=5), plain(z, lq, T=5))
     with pytest.raises(ValueError, match="out_far needs decoder.align"):
         TemporalPixelDecoder(cfg.vae, load_model_config("tiny", ["decoder.out_far=true"]).decoder)
+    # init_out_far moves weight from the centre tap to t-2, t+2: nothing changes on a still clip ...
+    far.load_state_dict(plain.state_dict(), strict=False)
+    far.init_out_far(0.5)
+    assert far.out_far.weight.abs().sum() > 0
+    still_z, still = z[:1].expand(5, -1, -1, -1), lq[:1].expand(5, -1, -1, -1)
+    with torch.no_grad():
+        assert torch.allclose(far(still_z, still, T=5), plain(still_z, still, T=5), atol=1e-6)
+        # ... and a moving one now averages frames t-2, t+2 as well
+        assert not torch.allclose(far(z, lq, T=5), plain(z, lq, T=5))
 
 
 @pytest.mark.parametrize("spatial", [1, 3])

@@ -156,14 +156,15 @@ def test_learning_rate_schedule():
 def test_a_no_op_add_on_can_be_switched_on_and_a_checkpoint_exported(chain_runs, image_root, tmp_path):
     init = chain_runs / "decoder" / "export.safetensors"
     run("decoder", image_root, tmp_path / "gate", f"init={init}",
-        "model_overrides=[decoder.out_gate=true,decoder.align=true,decoder.lq_neighbour_frames=2,decoder.out_far=true]", "steps=2",
+        "model_overrides=[decoder.out_gate=true,decoder.align=true,decoder.lq_neighbour_frames=2,decoder.out_far=true]",
+        "out_far_init=0.5", "steps=2",
         "checkpoint_every=1", "loss.no_harm=0.05")
     ckpt = tmp_path / "gate" / "ckpt" / "step_00000001.safetensors"
     out = export_checkpoint.export(ckpt, tmp_path / "step1.safetensors", dtype="fp32", inference_steps=3)
     state, cfg, meta = W.load(out)
     assert cfg.decoder.out_gate and cfg.inference.steps == 3 and meta["steps"] == "1" and any(k.startswith("pixel_decoder.out_gate.") for k in state)
     assert cfg.decoder.align and any(k.startswith("pixel_decoder.lq_far_stem.") for k in state)
-    assert cfg.decoder.out_far and any(k.startswith("pixel_decoder.out_far.") for k in state)
+    assert cfg.decoder.out_far and state["pixel_decoder.out_far.weight"].abs().sum() > 0  # out_far_init
     ema = {k[len("ema.decoder."):]: v for k, v in load_file(str(ckpt)).items() if k.startswith("ema.decoder.")}
     for k, v in ema.items():
         assert torch.equal(state[f"pixel_decoder.{k}"], v.to(state[f"pixel_decoder.{k}"].dtype)), k

@@ -218,6 +218,8 @@ def build_chain(cfg, env: Env) -> RestorationChain:
                                   f"unexpected {unexpected[:3]} {hint}")
             if model_cfg.decoder.residual and not init_cfg.decoder.residual:
                 chain.pixel_decoder.reset_output()  # switching to residual decoding: start from the identity
+            if "pixel_decoder.out_far." in fresh and cfg.get("out_far_init", 0) > 0:
+                chain.pixel_decoder.init_out_far(float(cfg.out_far_init))
         chain.stages = [s for s in meta.get("stages", "").split(",") if s]
     else:
         model_cfg = load_model_config(cfg.model)

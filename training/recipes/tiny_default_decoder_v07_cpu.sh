@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The decoder stage of the `default` weights v0.7: the v0.6 decoder (tiny_default_decoder_v06_cpu.sh) whose
 # output temporal filter also reads frames t-2, t+2 warped onto frame t (decoder.out_far: a second
-# zero-init (2,1,1) conv beside the (3,1,1) one over t-1..t+1; the flows of t+-2 are already estimated
+# (2,1,1) conv beside the (3,1,1) one over t-1..t+1, started as half its t+-1 taps (out_far_init=0.5); the flows of t+-2 are already estimated
 # for the LQ stem). Same data, mixture and losses as v0.5/v0.6; fresh AdamW, cosine 1e-4 -> 1e-6.
 #
 #   INIT=<the v0.6 weights, e.g. vidrestore/weights/default.safetensors at 0911af3> bash training/recipes/tiny_default_decoder_v07_cpu.sh
@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 PY=${PY:-python}
 RUN=${RUN:-runs/decoder_v07}
 $PY training/finetune_decoder.py init=${INIT:?set INIT to the v0.6 weights (see above)} reset_decoder=false \
-  "model_overrides=[decoder.align=true,decoder.lq_neighbour_frames=2,decoder.out_far=true]" \
+  "model_overrides=[decoder.align=true,decoder.lq_neighbour_frames=2,decoder.out_far=true]" out_far_init=0.5 \
   model=tiny run_dir=$RUN resume=auto device=${DEVICE:-cpu} precision=${PRECISION:-fp32} \
   threads=${THREADS:-2} workers=${WORKERS:-1} batch_size=4 data.size=[128,128] data.root=${DATA_ROOT:-../shared/data} \
   data.motion.objects.p=0.5 data.motion.objects.max_count=3 data.motion.objects.max_speed=8.0 \

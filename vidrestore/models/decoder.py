@@ -275,6 +275,18 @@ class TemporalPixelDecoder(nn.Module):
             out = out + step
         return {"out": out, "rgb": rgb, "m": m} if parts else out
 
+    @torch.no_grad()
+    def init_out_far(self, alpha: float) -> None:
+        """Start the far output filter (t-2, t+2) as `alpha` x the mean of the near filter's t-1, t+1
+        taps, moving 2 x that weight off its centre tap: on a still scene the output is unchanged, on
+        a moving one the filter averages five aligned frames instead of three (from zero, training
+        moves these taps slowly: measured ~0.008 after 800 steps at LR 1e-4, where ~0.065 pays)."""
+        w = self.out_temporal.weight  # (3, 3, 3, 1, 1): out channel, in channel, frame t-1 / t / t+1
+        side = alpha * (w[:, :, 0] + w[:, :, 2]) / 2
+        self.out_far.weight.copy_(torch.stack([side, side], dim=2))
+        self.out_far.bias.zero_()
+        w[:, :, 1] -= 2 * side
+
     @property
     def align_radius(self) -> int:
         """Frames on each side whose flows onto frame t are estimated (0: no alignment)."""
