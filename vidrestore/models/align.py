@@ -132,10 +132,14 @@ def _offsets(r: int) -> list[int]:
     return [d for d in range(-r, r + 1) if d]  # t-r .. t-1, t+1 .. t+r
 
 
-def _frames_at(x: torch.Tensor, T: int, d: int) -> torch.Tensor:
-    """Frame t+d of every frame t, replicated at the clip's ends: (B*T,C,H,W) -> same."""
-    clip = rearrange(x, "(b t) c h w -> b t c h w", t=T)
-    return clip[:, (torch.arange(T, device=x.device) + d).clamp(0, T - 1)].flatten(0, 1)
+def stack_neighbours(x: torch.Tensor, T: int, r: int, centre: bool = True) -> torch.Tensor:
+    """Frames t-r..t+r of every frame on the channel axis, replicated at the clip's ends:
+    (B*T,C,H,W) -> (B*T,(2r+1)C,H,W), or (B*T,2rC,H,W) without frame t itself (centre=False)."""
+    clip = rearrange(x, "(b t) c h w -> b c t h w", t=T)
+    clip = F.pad(clip, (0, 0, 0, 0, r, r), mode="replicate") if r else clip
+    offsets = [d for d in range(-r, r + 1) if centre or d]
+    frames = [clip[:, :, r + d:r + d + T] for d in offsets]  # each (B,C,T,H,W)
+    return rearrange(torch.cat(frames, dim=1), "b c t h w -> (b t) c h w")
 
 
 @torch.no_grad()
@@ -147,27 +151,26 @@ def neighbour_flows(x: torch.Tensor, T: int, r: int, radius: int = 4) -> torch.T
     neighbour is frame t itself the flow is zero."""
     B, H, W = x.shape[0] // T, x.shape[-2], x.shape[-1]
     clip = rearrange(x.float(), "(b t) c h w -> b t c h w", t=T)  # fp32 whatever the autocast: running sums
-    slots = [(t, j, min(max(t + d, 0), T - 1)) for t in range(T) for j, d in enumerate(_offsets(r))]
-    pairs = sorted({(t, s) for t, _, s in slots if s != t})
-    flows = x.new_zeros(B, T, 2 * r, 2, H, W, dtype=torch.float32)
+    slots = [(t, min(max(t + d, 0), T - 1)) for t in range(T) for d in _offsets(r)]  # (frame, its neighbour)
+    pairs = sorted({(t, s) for t, s in slots if s != t})
+    found = x.new_zeros(B, len(pairs) + 1, 2, H, W, dtype=torch.float32)  # the last one: zero flow
     if pairs:
         ti, si = torch.tensor(pairs, device=x.device).T
         with torch.autocast(x.device.type, enabled=False):
-            found = estimate_flow(clip[:, ti].flatten(0, 1), clip[:, si].flatten(0, 1), radius)
-        found = found.view(B, len(pairs), 2, H, W)
-        index = {pair: i for i, pair in enumerate(pairs)}
-        for t, j, s in slots:
-            if s != t:
-                flows[:, t, j] = found[:, index[(t, s)]]
-    return flows.flatten(0, 1)
+            found[:, :-1] = estimate_flow(clip[:, ti].flatten(0, 1), clip[:, si].flatten(0, 1), radius).view(B, len(pairs), 2, H, W)
+    index = {pair: i for i, pair in enumerate(pairs)}
+    flows = found[:, [index.get(slot, len(pairs)) for slot in slots]]  # (B, T*2r, 2, H, W), slot order
+    return flows.view(B * T, 2 * r, 2, H, W)
 
 
 def warp_neighbours(x: torch.Tensor, T: int, flows: torch.Tensor) -> torch.Tensor:
     """Frames t-r..t+r (without t) warped onto frame t by `flows` (from neighbour_flows), on the
     channel axis: (B*T,C,H,W) -> (B*T,2rC,H,W), ordered like `stack_neighbours(centre=False)`.
     Differentiable in x (the flows are fixed)."""
-    r = flows.shape[1] // 2
-    return torch.cat([warp(_frames_at(x, T, d), flows[:, i]) for i, d in enumerate(_offsets(r))], dim=1)
+    r, C = flows.shape[1] // 2, x.shape[1]
+    frames = rearrange(stack_neighbours(x, T, r, centre=False), "n (k c) h w -> (n k) c h w", c=C)
+    warped = warp(frames, rearrange(flows, "n k two h w -> (n k) two h w"))  # every neighbour in one call
+    return rearrange(warped, "(n k) c h w -> n (k c) h w", k=2 * r)
 
 
 def aligned_neighbours(x: torch.Tensor, T: int, r: int, radius: int = 4) -> torch.Tensor:

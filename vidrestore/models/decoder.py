@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from vidrestore.config import FINE_CH
-from vidrestore.models.align import neighbour_flows, warp_neighbours
+from vidrestore.models.align import neighbour_flows, stack_neighbours, warp_neighbours
 from vidrestore.models.layers import LayerNorm2d, ResBlock
 from vidrestore.models.lpvae import Decoder, PyramidEncoder
 
@@ -47,16 +47,6 @@ def zero_(m: nn.Module) -> nn.Module:
     for p in m.parameters():
         nn.init.zeros_(p)
     return m
-
-
-def stack_neighbours(x: torch.Tensor, T: int, r: int, centre: bool = True) -> torch.Tensor:
-    """Frames t-r..t+r of every frame on the channel axis, replicated at the clip's ends:
-    (B*T,C,H,W) -> (B*T,(2r+1)C,H,W), or (B*T,2rC,H,W) without frame t itself (centre=False)."""
-    clip = rearrange(x, "(b t) c h w -> b c t h w", t=T)
-    clip = F.pad(clip, (0, 0, 0, 0, r, r), mode="replicate") if r else clip
-    offsets = [d for d in range(-r, r + 1) if centre or d]
-    frames = [clip[:, :, r + d:r + d + T] for d in offsets]  # each (B,C,T,H,W)
-    return rearrange(torch.cat(frames, dim=1), "b c t h w -> (b t) c h w")
 
 
 def within(flows: torch.Tensor, r: int) -> torch.Tensor:
@@ -166,10 +156,10 @@ class TemporalPixelDecoder(nn.Module):
                 def stem() -> nn.Module:
                     return nn.Sequential(nn.PixelUnshuffle(4), zero_(nn.Conv2d(2 * 3 * 16, vae_cfg.fine_channels[0], 3, padding=1)))
 
-                if cfg.align and cfg.align_search < 1:
-                    raise ValueError(f"decoder.align_search must be >= 1, got {cfg.align_search}")
                 self.lq_neighbour_stem = stem()
                 self.lq_far_stem = stem() if cfg.lq_neighbour_frames == 2 else None  # frames t-2, t+2
+        if cfg.align and cfg.align_search < 1:
+            raise ValueError(f"decoder.align_search must be >= 1, got {cfg.align_search}")
         if len(cfg.refine_blocks) != len(chans):
             raise ValueError(f"decoder.refine_blocks needs one count per decoder level ({len(chans)}), got {list(cfg.refine_blocks)}")
         self.refine = nn.ModuleList([nn.Sequential(*[ResBlock(c, c * cfg.refine_expand) for _ in range(n)])
