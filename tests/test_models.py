@@ -204,7 +204,9 @@ def test_stack_neighbours_replicates_at_the_clip_ends():
 
 
 @pytest.mark.parametrize("overrides", [[], ["decoder.align=true", "decoder.lq_neighbour_frames=2"],
-                                       ["decoder.align=true", "decoder.lq_neighbour_frames=2", "decoder.out_far=true"]])
+                                       ["decoder.align=true", "decoder.lq_neighbour_frames=2", "decoder.out_far=true"],
+                                       ["decoder.align=true", "decoder.lq_neighbour_frames=2", "decoder.out_far=true",
+                                        "decoder.pixel_head=true", "decoder.pixel_head_blocks=1"]])
 def test_decoder_context_is_exactly_its_temporal_reach(cfg, overrides):
     """Frame 0's output changes with frame `context` and not with frame `context + 1`: the Restorer's
     temporal windows rely on this number."""
@@ -265,6 +267,35 @@ def test_far_output_filter_starts_as_a_no_op_and_needs_alignment(cfg):
         assert torch.allclose(far(still_z, still, T=5), plain(still_z, still, T=5), atol=1e-6)
         # ... and a moving one now averages frames t-2, t+2 as well
         assert not torch.allclose(far(z, lq, T=5), plain(z, lq, T=5))
+
+
+@pytest.mark.parametrize("aligned", [False, True])
+def test_pixel_head_starts_as_a_no_op_and_refines_at_pixel_scale(cfg, aligned):
+    """`pixel_head` adds a residual CNN at H/2 after the output filter: switched on over trained weights
+    it changes nothing until trained; once trained its correction varies within a 4x4 block (which the
+    H/4 decoder levels decode from one feature vector) and reads the (aligned) neighbours."""
+    base = ["decoder.align=true", "decoder.lq_neighbour_frames=2", "decoder.out_far=true"] if aligned else []
+    plain = activate(TemporalPixelDecoder(cfg.vae, load_model_config("tiny", base).decoder)).eval()
+    head_cfg = load_model_config("tiny", base + ["decoder.pixel_head=true", "decoder.pixel_head_channels=16",
+                                                 "decoder.pixel_head_blocks=2"]).decoder
+    head = TemporalPixelDecoder(cfg.vae, head_cfg).eval()
+    missing, unexpected = head.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("pixel_head.") for k in missing)
+    assert head.pixel_head.inp[1].in_channels == 4 * (6 + (12 if aligned else 6))  # out, lq, the filter's neighbours
+    g = torch.Generator().manual_seed(0)
+    z, lq = torch.randn(5, 64, 2, 2, generator=g), torch.rand(5, 3, 64, 64, generator=g)
+    with torch.no_grad():
+        assert torch.equal(head(z, lq, T=5), plain(z, lq, T=5))
+        torch.nn.init.normal_(head.pixel_head.out[0].weight, std=0.1, generator=g)
+        delta = head(z, lq, T=5) - plain(z, lq, T=5)
+        assert delta.abs().mean() > 1e-3
+        block = delta[:, :, :4, :4]  # one 4x4 block of pixels: the head's correction differs inside it
+        assert (block - block.mean(dim=(2, 3), keepdim=True)).abs().max() > 1e-4
+        lq2 = lq.clone()
+        lq2[3] = torch.rand(3, 64, 64, generator=g)  # frame t+1 of frame 2
+        changed = head(z, lq2, T=5)[2] - head(z, lq, T=5)[2]
+        changed_plain = plain(z, lq2, T=5)[2] - plain(z, lq, T=5)[2]
+        assert not torch.allclose(changed, changed_plain)  # the head itself reads the neighbour
 
 
 @pytest.mark.parametrize("spatial", [1, 3])

@@ -212,6 +212,8 @@ def build_chain(cfg, env: Env) -> RestorationChain:
                 fresh.append("pixel_decoder.lq_far_stem.")
             if model_cfg.decoder.out_far and not init_cfg.decoder.get("out_far"):
                 fresh.append("pixel_decoder.out_far.")
+            if model_cfg.decoder.get("pixel_head") and not init_cfg.decoder.get("pixel_head"):
+                fresh.append("pixel_decoder.pixel_head.")
             missing = [k for k in missing if not k.startswith(tuple(fresh))]
             if missing or unexpected:
                 raise ConfigError(f"{cfg.init} does not fit the model (after model_overrides): missing {missing[:3]}, "
@@ -220,6 +222,7 @@ def build_chain(cfg, env: Env) -> RestorationChain:
                 chain.pixel_decoder.reset_output()  # switching to residual decoding: start from the identity
             if "pixel_decoder.out_far." in fresh and cfg.get("out_far_init", 0) > 0:
                 chain.pixel_decoder.init_out_far(float(cfg.out_far_init))
+            chain.fresh = fresh
         chain.stages = [s for s in meta.get("stages", "").split(",") if s]
     else:
         model_cfg = load_model_config(cfg.model)
@@ -394,7 +397,7 @@ def lr_at(cfg, step: int) -> float:
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:
     for group in opt.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_mult", 1.0)
 
 
 class Clock:

@@ -63,7 +63,12 @@ def main(cfg):
     disc = PatchDiscriminator(temporal=True).to(env.device)
     perceptual = Perceptual(cfg.loss.perceptual).to(env.device)
     ema = C.EMA(dec, cfg.ema_decay)
-    opt = torch.optim.AdamW(dec.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    # add-ons switched on over init (they start fresh) may learn faster than the trained rest: lr_fresh_mult
+    fresh = tuple(p.removeprefix("pixel_decoder.") for p in getattr(chain, "fresh", []))
+    named = list(dec.named_parameters())
+    groups = [{"params": [p for n, p in named if not n.startswith(fresh)], "lr_mult": 1.0},
+              {"params": [p for n, p in named if fresh and n.startswith(fresh)], "lr_mult": float(cfg.get("lr_fresh_mult", 1.0))}]
+    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.loss.disc_lr, betas=(0.5, 0.9))
 
     ckpt = C.Checkpointer(cfg.run_dir, cfg.keep_checkpoints)

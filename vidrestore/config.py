@@ -66,6 +66,9 @@ class DecoderConfig:
     residual: bool = False  # the decoder predicts a correction of the degraded frame instead of the frame
     out_gate: bool = False  # per-pixel gate on the output temporal filter, from motion and decoder features
     out_far: bool = False  # the output temporal filter also reads frames t-2, t+2 warped onto t (needs align)
+    pixel_head: bool = False  # residual CNN at H/2 refining the output (from it, the degraded frame, the neighbours)
+    pixel_head_channels: int = 48
+    pixel_head_blocks: int = 4
 
 
 @dataclass

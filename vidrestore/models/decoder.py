@@ -19,6 +19,10 @@
             warped onto frame t, with `out_far` plus a second zero-init conv over the warped t-2, t+2;
             with `out_gate` its step is scaled per pixel by a gate in [0, 2] that sees the frame
             differences and the features).
+            With `pixel_head` a small residual CNN at H/2 refines that output from the frame itself, the
+            degraded frame and the neighbours the output filter read (zero-init last conv): every other
+            layer works at H/4 or coarser and decodes 4x4 pixels per feature vector, which leaves
+            pixel-scale noise and detail to this head.
 
 Motion: the temporal res-blocks mix each frame with its neighbours through (k, s, s) kernels; with
 s = 3 a block reaches +-1 feature pixel, i.e. +-4 px of motion at H/4 and +-32 px at H/32, so the
@@ -138,6 +142,22 @@ class NVSMAttention(nn.Module):
         return x + self.proj(out[..., :H, :W])
 
 
+class PixelHead(nn.Module):
+    """Residual refinement at H/2 (FFDNet-like): the decoder's output, the degraded frame and the
+    aligned neighbours -> pixel-unshuffle x2 -> conv -> ResBlocks -> zero-init conv -> pixel-shuffle x2.
+
+        x (B*T, cin, H, W) -> correction (B*T, 3, H, W), zero at init"""
+
+    def __init__(self, cin: int, ch: int, blocks: int):
+        super().__init__()
+        self.inp = nn.Sequential(nn.PixelUnshuffle(2), nn.Conv2d(4 * cin, ch, 3, padding=1))
+        self.body = nn.Sequential(*[ResBlock(ch) for _ in range(blocks)])
+        self.out = nn.Sequential(zero_(nn.Conv2d(ch, 4 * 3, 3, padding=1)), nn.PixelShuffle(2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.body(self.inp(x)))
+
+
 class TemporalPixelDecoder(nn.Module):
     def __init__(self, vae_cfg, cfg):
         super().__init__()
@@ -172,6 +192,9 @@ class TemporalPixelDecoder(nn.Module):
             if cfg.out_far and not (cfg.align and cfg.temporal_kernel == 3):
                 raise ValueError("decoder.out_far needs decoder.align and temporal_kernel 3 (it adds the aligned t-2, t+2)")
             self.out_far = zero_(nn.Conv3d(3, 3, (2, 1, 1))) if cfg.out_far else None  # frames t-2, t+2
+        R = (2 if cfg.out_far else cfg.temporal_kernel // 2) if cfg.temporal else 0  # neighbours the output filter reads
+        # input: the output, the degraded frame, and the 2R neighbours of the output filter
+        self.pixel_head = PixelHead(6 + 6 * R, cfg.pixel_head_channels, cfg.pixel_head_blocks) if cfg.pixel_head else None
         # gain of the decoder stream where each level's LQ feature joins it. Residual mode starts the
         # finest one at 0.1: the VAE decoder's stream (large, not yet useful for restoration) would
         # otherwise swamp the degraded frame's detail path and slow its learning ~2x; not at 0, which
@@ -242,7 +265,7 @@ class TemporalPixelDecoder(nn.Module):
 
         h = self.decoder(z, hook)  # (B*T,3,H,W) in [-1,1] units
         rgb = lq + h / 2 if self.cfg.residual else (h + 1) / 2
-        out, m = rgb, None
+        out, m, nb_all = rgb, None, None
         if self.cfg.fallback:
             m = torch.sigmoid(6 * torch.tanh(self.confidence(last[0]) / 6))  # (B*T,1,H,W)
             out = lq + m * (rgb - lq)
@@ -252,9 +275,11 @@ class TemporalPixelDecoder(nn.Module):
                 x = rearrange(out, "(b t) c h w -> b c t h w", t=T)
                 step = rearrange(self.out_temporal(F.pad(x, (0, 0, 0, 0, k, k), mode="replicate")), "b c t h w -> (b t) c h w")
                 nb = None
+                nb_all = stack_neighbours(out, T, k, centre=False) if self.pixel_head is not None else None
             else:  # frames t-k..t+k warped onto frame t: the filter averages the same content
                 R = 2 if self.out_far is not None else k
-                frames = warp_neighbours(out, T, within(flows, R)).chunk(2 * R, dim=1)  # t-R .. t-1, t+1 .. t+R
+                nb_all = warp_neighbours(out, T, within(flows, R))  # (B*T, 2R*3, H, W)
+                frames = nb_all.chunk(2 * R, dim=1)  # t-R .. t-1, t+1 .. t+R
                 nb = torch.cat(frames[R - k:R + k], dim=1)  # (B*T, 2k*3, H, W)
                 x = torch.cat([nb[:, :3 * k], out, nb[:, 3 * k:]], dim=1)
                 step = self.out_temporal(rearrange(x, "n (t c) h w -> n c t h w", c=3))[:, :, 0]
@@ -263,6 +288,9 @@ class TemporalPixelDecoder(nn.Module):
             if self.out_gate is not None:
                 step = step * self.out_gate(out, last[0], T, nb if k == 1 else None)
             out = out + step
+        if self.pixel_head is not None:
+            x = [out, lq] + ([nb_all] if nb_all is not None else [])
+            out = out + self.pixel_head(torch.cat(x, dim=1))
         return {"out": out, "rgb": rgb, "m": m} if parts else out
 
     @torch.no_grad()
