@@ -3,9 +3,10 @@
 # pixel head (decoder.pixel_head: a residual CNN at H/2, 48 channels, 4 ResBlocks, zero-init output) that
 # refines the output from the output itself, the degraded frame and the four aligned neighbours the output
 # filter reads. The head starts fresh and learns at 5x the LR of the trained rest (lr_fresh_mult=5).
-# Same data, mixture and losses as v0.5-v0.7; fresh AdamW, cosine 1e-4 -> 1e-6.
+# Same data, mixture and losses as v0.5-v0.7; fresh AdamW, cosine 1e-4 -> 1e-6 over 4400 steps. The shipped
+# file stopped at step 4000 (the extra argument below; training/RUNS.md says why):
 #
-#   INIT=<the v0.7 weights, e.g. vidrestore/weights/default.safetensors at 48e6967> bash training/recipes/tiny_default_decoder_v08_cpu.sh
+#   INIT=<the v0.7 weights, e.g. vidrestore/weights/default.safetensors at 48e6967> bash training/recipes/tiny_default_decoder_v08_cpu.sh stop_at=4000
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PY:-python}
