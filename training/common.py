@@ -212,7 +212,7 @@ def build_chain(cfg, env: Env) -> RestorationChain:
                 fresh.append("pixel_decoder.lq_far_stem.")
             if model_cfg.decoder.out_far and not init_cfg.decoder.get("out_far"):
                 fresh.append("pixel_decoder.out_far.")
-            if model_cfg.decoder.get("pixel_head") and not init_cfg.decoder.get("pixel_head"):
+            if model_cfg.decoder.pixel_head and not init_cfg.decoder.get("pixel_head"):
                 fresh.append("pixel_decoder.pixel_head.")
             missing = [k for k in missing if not k.startswith(tuple(fresh))]
             if missing or unexpected:

@@ -53,6 +53,14 @@ def zero_(m: nn.Module) -> nn.Module:
     return m
 
 
+def output_radius(cfg) -> int:
+    """Frames on each side the output temporal filter (and the pixel head) reads: t-1, t+1, or with
+    `out_far` t-2..t+2; 0 without temporal layers."""
+    if not cfg.temporal:
+        return 0
+    return 2 if cfg.out_far else cfg.temporal_kernel // 2
+
+
 def within(flows: torch.Tensor, r: int) -> torch.Tensor:
     """The flows of frames t-r..t+r out of those of t-R..t+R: (N,2R,2,H,W) -> (N,2r,2,H,W)."""
     R = flows.shape[1] // 2
@@ -192,9 +200,8 @@ class TemporalPixelDecoder(nn.Module):
             if cfg.out_far and not (cfg.align and cfg.temporal_kernel == 3):
                 raise ValueError("decoder.out_far needs decoder.align and temporal_kernel 3 (it adds the aligned t-2, t+2)")
             self.out_far = zero_(nn.Conv3d(3, 3, (2, 1, 1))) if cfg.out_far else None  # frames t-2, t+2
-        R = (2 if cfg.out_far else cfg.temporal_kernel // 2) if cfg.temporal else 0  # neighbours the output filter reads
-        # input: the output, the degraded frame, and the 2R neighbours of the output filter
-        self.pixel_head = PixelHead(6 + 6 * R, cfg.pixel_head_channels, cfg.pixel_head_blocks) if cfg.pixel_head else None
+        # input: the output, the degraded frame, and the neighbours of the output filter
+        self.pixel_head = PixelHead(6 + 6 * output_radius(cfg), cfg.pixel_head_channels, cfg.pixel_head_blocks) if cfg.pixel_head else None
         # gain of the decoder stream where each level's LQ feature joins it. Residual mode starts the
         # finest one at 0.1: the VAE decoder's stream (large, not yet useful for restoration) would
         # otherwise swamp the degraded frame's detail path and slow its learning ~2x; not at 0, which
@@ -277,7 +284,7 @@ class TemporalPixelDecoder(nn.Module):
                 nb = None
                 nb_all = stack_neighbours(out, T, k, centre=False) if self.pixel_head is not None else None
             else:  # frames t-k..t+k warped onto frame t: the filter averages the same content
-                R = 2 if self.out_far is not None else k
+                R = output_radius(self.cfg)
                 nb_all = warp_neighbours(out, T, within(flows, R))  # (B*T, 2R*3, H, W)
                 frames = nb_all.chunk(2 * R, dim=1)  # t-R .. t-1, t+1 .. t+R
                 nb = torch.cat(frames[R - k:R + k], dim=1)  # (B*T, 2k*3, H, W)
@@ -311,8 +318,7 @@ class TemporalPixelDecoder(nn.Module):
         if not self.cfg.align:
             return 0
         stem = self.cfg.lq_neighbour_frames if self.lq_branch is not None and self.cfg.lq_neighbours else 0
-        out = (2 if self.cfg.out_far else self.cfg.temporal_kernel // 2) if self.cfg.temporal else 0
-        return max(stem, out)
+        return max(stem, output_radius(self.cfg))
 
     @property
     def context(self) -> int:
@@ -321,4 +327,4 @@ class TemporalPixelDecoder(nn.Module):
         if not self.cfg.temporal:
             return stem
         k = self.cfg.temporal_kernel // 2  # one temporal conv per block, plus the final one
-        return stem + k * len(self.temporal) + (2 if self.cfg.out_far else k)
+        return stem + k * len(self.temporal) + output_radius(self.cfg)
