@@ -159,28 +159,34 @@ def test_a_no_op_add_on_can_be_switched_on_and_a_checkpoint_exported(chain_runs,
     run("decoder", image_root, tmp_path / "gate", f"init={init}",
         "model_overrides=[decoder.out_gate=true,decoder.align=true,decoder.lq_neighbour_frames=2,decoder.out_far=true,"
         "decoder.pixel_head=true,decoder.pixel_head_channels=8,decoder.pixel_head_blocks=1]",
-        "out_far_init=0.5", "steps=2", "lr_fresh_mult=5",
+        "out_far_init=0.5", "steps=2", "lr_fresh_mult=5", "lr_mults.temporal=2",
         "checkpoint_every=1", "loss.no_harm=0.05")
     ckpt = tmp_path / "gate" / "ckpt" / "step_00000001.safetensors"
-    out = export_checkpoint.export(ckpt, tmp_path / "step1.safetensors", dtype="fp32", inference_steps=3)
+    out = export_checkpoint.export(ckpt, tmp_path / "step1.safetensors", dtype="fp32", inference_steps=3, window=7, window_overlap=3)
     state, cfg, meta = W.load(out)
+    assert (cfg.inference.window, cfg.inference.window_overlap) == (7, 3)
     assert cfg.decoder.out_gate and cfg.inference.steps == 3 and meta["steps"] == "1" and any(k.startswith("pixel_decoder.out_gate.") for k in state)
     assert cfg.decoder.align and any(k.startswith("pixel_decoder.lq_far_stem.") for k in state)
     assert cfg.decoder.out_far and state["pixel_decoder.out_far.weight"].abs().sum() > 0  # out_far_init
     assert cfg.decoder.pixel_head and state["pixel_decoder.pixel_head.out.0.weight"].abs().sum() > 0  # trained
-    with safe_open(str(ckpt), framework="pt") as f:  # the add-ons switched on over init learn at lr_fresh_mult x the LR
-        groups = json.loads(f.metadata()["optim.g"])["param_groups"]
-    assert [g["lr_mult"] for g in groups] == [1.0, 5.0] and groups[1]["lr"] == pytest.approx(5 * groups[0]["lr"])
-    assert len(groups[1]["params"]) == sum(1 for k in state if k.startswith(("pixel_decoder.out_gate.", "pixel_decoder.lq_far_stem.",
-                                                                              "pixel_decoder.out_far.", "pixel_decoder.pixel_head.")))
+    with safe_open(str(ckpt), framework="pt") as f:  # the add-ons switched on over init learn at lr_fresh_mult x the LR,
+        groups = {g["lr_mult"]: g for g in json.loads(f.metadata()["optim.g"])["param_groups"]}  # the parts in lr_mults at theirs
+    assert sorted(groups) == [1.0, 2.0, 5.0] and groups[5.0]["lr"] == pytest.approx(5 * groups[1.0]["lr"])
+    assert len(groups[5.0]["params"]) == sum(1 for k in state if k.startswith(("pixel_decoder.out_gate.", "pixel_decoder.lq_far_stem.",
+                                                                               "pixel_decoder.out_far.", "pixel_decoder.pixel_head.")))
+    assert len(groups[2.0]["params"]) == sum(1 for k in state if k.startswith("pixel_decoder.temporal."))
     ema = {k[len("ema.decoder."):]: v for k, v in load_file(str(ckpt)).items() if k.startswith("ema.decoder.")}
     for k, v in ema.items():
         assert torch.equal(state[f"pixel_decoder.{k}"], v.to(state[f"pixel_decoder.{k}"].dtype)), k
     Restorer.from_pretrained(out, allow_untrained=True)  # the inference side loads it
+    with pytest.raises(ConfigError, match="no part 'head'"):
+        run("decoder", image_root, tmp_path / "typo", f"init={init}", "steps=1", "lr_mults.head=5")
     with pytest.raises(ConfigError, match="not found"):
         export_checkpoint.export(tmp_path / "nope.safetensors", tmp_path / "x.safetensors")
     with pytest.raises(ConfigError, match="inference-steps"):
         export_checkpoint.export(ckpt, tmp_path / "x.safetensors", inference_steps=0)
+    with pytest.raises(ConfigError, match="smaller than the window"):
+        export_checkpoint.export(ckpt, tmp_path / "x.safetensors", window=4, window_overlap=4)
 
 
 def test_no_harm_loss_only_punishes_clips_made_worse_than_their_input():

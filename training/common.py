@@ -61,7 +61,8 @@ def parse_config(script_doc: str, default_yaml: Path, argv: list[str] | None = N
     known = OmegaConf.load(default_yaml)
     for o in overrides:  # unknown top-level / nested keys are errors, not silently ignored settings
         key = o.split("=", 1)[0]
-        if OmegaConf.select(known, key, default="__missing__") == "__missing__" and not key.startswith("data."):
+        free = key.startswith("data.") or key.startswith("lr_mults.")  # data: its own config; lr_mults: part names (checked by the script)
+        if OmegaConf.select(known, key, default="__missing__") == "__missing__" and not free:
             raise ConfigError(f"unknown config key '{key}' (see --help for the options)")
     return cfg
 

@@ -3,10 +3,11 @@ finishing the run (e.g. to evaluate, or to start a new run from it with init=).
 
     python training/export_checkpoint.py runs/decoder/ckpt/step_00002000.safetensors out.safetensors
     python training/export_checkpoint.py CKPT OUT --weights model --dtype fp32 --untrained
-    python training/export_checkpoint.py CKPT vidrestore/weights/default.safetensors --inference-steps 1
+    python training/export_checkpoint.py CKPT vidrestore/weights/default.safetensors --inference-steps 1 --window 12 --window-overlap 2
 
 The chain is rebuilt from the checkpoint's own training config (its init= file must still exist);
-`--weights ema` (default) takes the EMA copy, `model` the raw parameters.
+`--weights ema` (default) takes the EMA copy, `model` the raw parameters. `--inference-steps`, `--window`
+and `--window-overlap` set the file's inference defaults (DiT sampling steps, temporal window).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from vidrestore.errors import VidrestoreError  # noqa: E402
 
 
 def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", trained: bool = True,
-           inference_steps: int | None = None) -> Path:
+           inference_steps: int | None = None, window: int | None = None, window_overlap: int | None = None) -> Path:
     if not ckpt.is_file():
         raise C.ConfigError(f"checkpoint not found: {ckpt}")
     with safe_open(str(ckpt), framework="pt") as f:
@@ -40,12 +41,19 @@ def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", tra
     cfg = OmegaConf.create(meta["config"])
     chain = C.build_chain(cfg, C.Env(torch.device("cpu")))
     chain.pixel_decoder.load_state_dict(state)  # (copies cast to the model's dtype)
-    if inference_steps is not None:  # the file's default number of DiT sampling steps
-        if inference_steps < 1:
-            raise C.ConfigError(f"--inference-steps must be >= 1, got {inference_steps}")
-        OmegaConf.set_readonly(chain.cfg, False)
-        chain.cfg.inference.steps = inference_steps
-        OmegaConf.set_readonly(chain.cfg, True)
+    inference = dict(chain.cfg.inference)  # the file's defaults: DiT sampling steps, temporal window
+    for key, flag, value, low in (("steps", "--inference-steps", inference_steps, 1), ("window", "--window", window, 1),
+                                  ("window_overlap", "--window-overlap", window_overlap, 0)):
+        if value is not None:
+            if value < low:
+                raise C.ConfigError(f"{flag} must be >= {low}, got {value}")
+            inference[key] = value
+    if inference["window_overlap"] >= inference["window"]:
+        raise C.ConfigError(f"--window-overlap ({inference['window_overlap']}) must be smaller than the window ({inference['window']})")
+    OmegaConf.set_readonly(chain.cfg, False)
+    for key, value in inference.items():
+        chain.cfg.inference[key] = value
+    OmegaConf.set_readonly(chain.cfg, True)
     return C.export_chain(chain, out, "decoder", trained=trained, dtype=dtype, steps=meta["step"],
                           latent=str(cfg.latent), perceptual=str(cfg.loss.perceptual))
 
@@ -58,9 +66,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
     p.add_argument("--untrained", action="store_true", help="mark the file as not trained (e.g. an early checkpoint)")
     p.add_argument("--inference-steps", type=int, help="DiT sampling steps the file defaults to (default: the config's)")
+    p.add_argument("--window", type=int, help="frames per temporal window the file defaults to (default: the config's)")
+    p.add_argument("--window-overlap", type=int, help="overlap of the temporal windows (default: the config's)")
     a = p.parse_args(argv)
     try:
-        print(export(a.checkpoint, a.out, a.weights, a.dtype, trained=not a.untrained, inference_steps=a.inference_steps))
+        print(export(a.checkpoint, a.out, a.weights, a.dtype, trained=not a.untrained, inference_steps=a.inference_steps,
+                     window=a.window, window_overlap=a.window_overlap))
     except VidrestoreError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

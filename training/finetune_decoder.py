@@ -63,12 +63,19 @@ def main(cfg):
     disc = PatchDiscriminator(temporal=True).to(env.device)
     perceptual = Perceptual(cfg.loss.perceptual).to(env.device)
     ema = C.EMA(dec, cfg.ema_decay)
-    # add-ons switched on over init (they start fresh) may learn faster than the trained rest: lr_fresh_mult
-    fresh = tuple(p.removeprefix("pixel_decoder.") for p in getattr(chain, "fresh", []))
-    named = list(dec.named_parameters())
-    groups = [{"params": [p for n, p in named if not n.startswith(fresh)], "lr_mult": 1.0},
-              {"params": [p for n, p in named if fresh and n.startswith(fresh)], "lr_mult": float(cfg.get("lr_fresh_mult", 1.0))}]
-    opt = torch.optim.AdamW([g for g in groups if g["params"]], lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    # LR factors per part: add-ons switched on over init (they start fresh) at lr_fresh_mult, parts named in
+    # lr_mults (top-level modules of the decoder, e.g. lr_mults.pixel_head=5) at theirs; the rest at 1
+    mults = {p.removeprefix("pixel_decoder."): float(cfg.get("lr_fresh_mult", 1.0)) for p in getattr(chain, "fresh", [])}
+    parts = dict(dec.named_children())
+    for name in cfg.get("lr_mults") or {}:
+        if name not in parts:
+            raise C.ConfigError(f"lr_mults: the decoder has no part '{name}' (parts: {', '.join(parts)})")
+    mults.update({f"{name}.": float(m) for name, m in (cfg.get("lr_mults") or {}).items()})
+    groups: dict[float, list] = {}
+    for n, p in dec.named_parameters():
+        groups.setdefault(next((m for prefix, m in mults.items() if n.startswith(prefix)), 1.0), []).append(p)
+    opt = torch.optim.AdamW([{"params": ps, "lr_mult": m} for m, ps in groups.items()], lr=cfg.lr, betas=tuple(cfg.betas),
+                            weight_decay=cfg.weight_decay)
     opt_d = torch.optim.AdamW(disc.parameters(), lr=cfg.loss.disc_lr, betas=(0.5, 0.9))
 
     ckpt = C.Checkpointer(cfg.run_dir, cfg.keep_checkpoints)
