@@ -77,20 +77,20 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path, tiny_model_file,
     common = ["--model", tiny_model_file, "--codec", "ffv1", "--batch-size", "2", "--segment-frames", "2", *FAST]
     assert vidrestore("run", src, "-o", tmp_path / "ref.mkv", *common) == 0
 
-    real_restore, calls = Restorer.restore, []
+    real_run, calls = Restorer._run_window, []
 
-    def crashing(self, frames):
+    def crashing(self, frames, noise):
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt  # what Ctrl-C does in the middle of a run
-        return real_restore(self, frames)
+        return real_run(self, frames, noise)
 
-    monkeypatch.setattr(Restorer, "restore", crashing)
+    monkeypatch.setattr(Restorer, "_run_window", crashing)
     out = tmp_path / "out.mkv"
     assert vidrestore("run", src, "-o", out, "--resume", *common) == 130
     assert not out.exists()
     assert "run the same command again" in capsys.readouterr().err
-    monkeypatch.setattr(Restorer, "restore", real_restore)
+    monkeypatch.setattr(Restorer, "_run_window", real_run)
     assert vidrestore("run", src, "-o", out, "--resume", *common) == 0
     assert "resuming" in capsys.readouterr().err
     ref, got = read_video(tmp_path / "ref.mkv"), read_video(out)

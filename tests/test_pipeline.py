@@ -99,6 +99,28 @@ def test_chunks_never_span_a_scene_cut():
     assert {i for c in calls for i in c} == set(range(len(images)))
 
 
+def test_a_streaming_restorer_restores_each_shot_as_a_whole():
+    """With Restorer.stream every frame equals restoring its whole shot in one call, windows never span a
+    cut, and a resumed run (skip_before) runs no window made only of skipped frames."""
+    from tests.test_restorer import make_restorer
+
+    r = make_restorer(window=3, window_overlap=1)
+    shot_of = [0] * 5 + [1] * 7
+    images = [torch.from_numpy(np.random.default_rng(i).normal((0.3, 0.8)[s], 0.05, (3, 20, 24))).float().clamp(0, 1)
+              for i, s in enumerate(shot_of)]
+    calls = []
+    out = list(restore_frames(frames_from(images), r, detector=SceneDetector(0.35), on_chunk=calls.append))
+    assert [f.index for f, _ in out] == list(range(12))
+    whole = torch.cat([r.restore(torch.stack(images[:5])), r.restore(torch.stack(images[5:]))])
+    assert torch.equal(torch.stack([img for _, img in out]), whole)
+    assert calls == [[0, 1, 2], [2, 3, 4], [5, 6, 7], [7, 8, 9], [9, 10, 11]]
+    calls = []
+    late = list(restore_frames(frames_from(images), r, detector=SceneDetector(0.35), skip_before=8, on_chunk=calls.append))
+    assert [f.index for f, _ in late] == [8, 9, 10, 11]
+    assert all(torch.equal(img, whole[f.index]) for f, img in late)
+    assert calls == [[7, 8, 9], [9, 10, 11]]
+
+
 # -- whole files --------------------------------------------------------------------------------
 def test_frames_pts_fps_and_audio_preserved(tmp_path):
     src = write_video(tmp_path / "in.mp4", frames=14, audio="aac")

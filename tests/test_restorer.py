@@ -6,7 +6,7 @@ import torch.nn.functional as F
 
 from vidrestore import Restorer
 from vidrestore.errors import ConfigError, InputError, WeightsError
-from vidrestore.tiling import spans, tiled
+from vidrestore.tiling import Accumulator, WindowStream, ramp, spans, tiled
 
 from tests.test_models import activate
 
@@ -35,6 +35,59 @@ def test_identity_model_tiles_exactly():
     x = torch.rand(3, 3, 96, 160)
     noise = torch.zeros(1, 64, 3, 5)
     assert torch.equal(tiled(lambda f, n: f, x, noise, tile=64, overlap=32), x)
+
+
+def windowed_at_once(fn, frames, window, overlap):
+    """Temporal windowing of a whole clip in memory (one canvas over all spans): the reference for WindowStream."""
+    T = frames.shape[0]
+    acc = Accumulator(frames.shape)
+    for t0, t1 in spans(T, window, overlap):
+        acc.add(fn(frames[t0:t1]), slice(t0, t1), slice(None), slice(None), ramp(t1 - t0, t0, t1, T, overlap).view(-1, 1, 1, 1))
+    return acc.canvas
+
+
+def run_stream(stream, frames):
+    outs, held = [], 0
+    for f in frames:
+        outs += stream.push(f)
+        held = max(held, len(getattr(stream, "windows", stream).inputs))
+    return outs + stream.close(), held
+
+
+@pytest.mark.parametrize("window,overlap", [(1, 0), (4, 0), (4, 1), (5, 2), (6, 3)])
+def test_window_stream_equals_the_whole_clip_windowed(window, overlap):
+    """Pushed frame by frame, the windows, feathering and outputs are those of the clip at once, bit for
+    bit, holding at most window + step frames; skipped positions run no window of their own."""
+    def fn(x):  # depends on the whole window's content and on each frame's place in it
+        return x * (1 + x.mean()) + torch.arange(x.shape[0]).view(-1, 1, 1, 1) / 7
+
+    for T in (1, 4, 5, 6, 11, 17):
+        x = torch.rand(T, 2, 3, 4)
+        calls = []
+        outs, held = run_stream(WindowStream(fn, window, overlap, on_window=lambda a, b: calls.append((a, b))), x)
+        assert torch.equal(torch.stack(outs), windowed_at_once(fn, x, window, overlap)), (T, window, overlap)
+        assert calls == spans(T, window, overlap)
+        assert held <= window + (window - overlap)
+        for skip in (3, T):
+            calls = []
+            part, _ = run_stream(WindowStream(fn, window, overlap, skip, on_window=lambda a, b: calls.append((a, b))), x)
+            assert [o is None for o in part] == [t < skip for t in range(T)]
+            assert all(torch.equal(part[t], outs[t]) for t in range(skip, T))
+            assert all(t1 > skip for _, t1 in calls)
+
+
+def test_stream_restores_like_restore():
+    r = make_restorer(window=3, window_overlap=1)
+    x = textured(7, 40, 50)
+    whole = r.restore(x)
+    outs, _ = run_stream(r.stream(skip_before=2), x)
+    assert outs[:2] == [None, None] and torch.equal(torch.stack(outs[2:]), whole[2:])
+    s = r.stream()
+    s.push(x[0])
+    with pytest.raises(InputError, match="size changed"):
+        s.push(x[1][:, :20])
+    with pytest.raises(InputError, match="frame shaped"):
+        r.stream().push(x)
 
 
 def test_real_model_has_no_seams():

@@ -1,14 +1,17 @@
-"""Streaming restoration of a video file: decode -> shots -> temporal chunks -> restore -> encode.
+"""Streaming restoration of a video file: decode -> shots -> temporal windows -> restore -> encode.
 
 Three threads: a decoder (:class:`~vidrestore.io.reader.FrameReader`), the model (the caller's
 thread) and an encoder/muxer (:class:`_EncodeThread`), joined by bounded queues, so peak memory
-depends on the chunk size and frame size, never on the video's length.
+depends on the model's window (or the chunk size) and the frame size, never on the video's length.
 
-Chunking. Frames are grouped into shots at scene cuts (:class:`SceneDetector`). Within a shot the
-frames are restored in chunks of ``chunk_size`` frames, each sent to the restorer with
+Shots. Frames are grouped into shots at scene cuts (:class:`SceneDetector`); nothing is restored
+across a cut. A restorer with ``stream()`` (:class:`~vidrestore.restorer.Restorer`) restores each
+shot as one stream of its temporal windows: every frame comes out exactly as if the whole shot had
+been restored in one ``restore`` call, and the model runs on ``window / (window - overlap)`` frames
+per frame. Any other restorer gets chunks of ``chunk_size`` frames, each sent with
 ``restorer.context`` extra frames on each side (clipped at the shot's ends) whose outputs are
-dropped. Chunk boundaries depend only on the shot start, so a frame's output depends only on
-its shot, never on how the run was split into segments, and a chunk never spans a cut.
+dropped. Either way a frame's output depends only on its shot, never on how the run was split into
+segments.
 
 Resume. With ``resume=True`` the video is encoded in segments of ``segment_frames`` frames, each
 its own file in ``.OUTPUT.vidrestore-parts/`` with a ``manifest.json``. A later run with the same
@@ -17,7 +20,8 @@ detection, but not restored), then the parts are concatenated packet for packet 
 input's audio and other streams, and the folder is removed.
 
 The restorer is duck-typed: anything with ``restore(frames (T,3,H,W) float in [0,1]) ->
-same shape`` and an integer ``context`` works (see :class:`vidrestore.restorer.Restorer`).
+same shape`` and an integer ``context`` works; ``stream(skip_before, on_window)`` is used where
+present (see :class:`vidrestore.restorer.Restorer`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import shutil
 import sys
 import threading
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -44,7 +49,7 @@ from vidrestore.io.probe import MediaInfo, open_input, probe
 from vidrestore.io.reader import Frame, FrameReader, Position
 from vidrestore.io.writer import EncoderPlan, OutputFile, VideoEncoder
 
-MANIFEST_VERSION = 1
+MANIFEST_VERSION = 2  # 2: shots restored as streams of the model's windows (frames differ from version 1's chunks)
 
 
 class RestorerLike(Protocol):
@@ -90,12 +95,16 @@ class SceneDetector:
 def restore_frames(frames: Iterable[Frame], restorer: RestorerLike, chunk_size: int = 16,
                    detector: SceneDetector | None = None, skip_before: int = 0,
                    on_chunk: Callable[[list[int]], None] | None = None) -> Iterator[tuple[Frame, torch.Tensor]]:
-    """Restore a stream of frames shot by shot, chunk by chunk; yield ``(frame, restored image)`` in order.
+    """Restore a stream of frames shot by shot; yield ``(frame, restored image)`` in order.
 
     Frames with ``index < skip_before`` are consumed (as context and for scene detection) but
-    not yielded, and chunks made only of such frames are not restored at all.
-    ``on_chunk`` receives the frame indices of every restore call (for tests and logging).
+    not yielded, and windows (chunks) made only of such frames are not restored at all.
+    ``on_chunk`` receives the frame indices of every window or chunk restored (for tests and logging).
+    A restorer with ``stream()`` restores each shot as one stream; others chunk by chunk.
     """
+    if hasattr(restorer, "stream"):
+        yield from _restore_streamed(frames, restorer, detector, skip_before, on_chunk)
+        return
     if chunk_size < 1:
         raise ValueError("chunk_size must be >= 1")
     context = max(0, int(getattr(restorer, "context", 0)))
@@ -132,6 +141,33 @@ def restore_frames(frames: Iterable[Frame], restorer: RestorerLike, chunk_size: 
         while len(shot) >= core + chunk_size + context:
             yield from run_chunk(core + chunk_size)
     yield from finish_shot()
+
+
+def _restore_streamed(frames: Iterable[Frame], restorer, detector: SceneDetector | None, skip_before: int,
+                      on_chunk: Callable[[list[int]], None] | None) -> Iterator[tuple[Frame, torch.Tensor]]:
+    """restore_frames for a restorer with ``stream()``: one stream per shot; frames wait in `pending`
+    until the stream returns their output (at most about two windows of them)."""
+    pending: deque[Frame] = deque()
+    stream = None
+
+    def flush(outs):
+        for out in outs:
+            frame = pending.popleft()
+            if frame.index >= skip_before:
+                yield frame, out
+
+    for frame in frames:
+        if detector is not None and detector.is_cut(frame.image) and stream is not None:
+            yield from flush(stream.close())
+            stream = None
+        if stream is None:  # a new shot; its frames have consecutive indices from `first`
+            first = frame.index
+            report = None if on_chunk is None else (lambda t0, t1, first=first: on_chunk(list(range(first + t0, first + t1))))
+            stream = restorer.stream(skip_before=max(0, skip_before - first), on_window=report)
+        pending.append(frame)
+        yield from flush(stream.push(frame.image))
+    if stream is not None:
+        yield from flush(stream.close())
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,9 @@
          -> spatial tiles of `tile` px (overlap `tile_overlap`, feathered)
             -> RestorationChain: LP-VAE encode -> DiT flow sampling -> temporal pixel-aware decode
       -> crop, clamp -> (T,3,H,W) float32 on the CPU
+
+`restore` takes a clip in memory; `stream` gives the same frames, bit for bit, over a stream of any
+length (the video pipeline: one stream per shot), holding only about two windows of frames.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from vidrestore.config import FACTOR, LATENT_CH, load_model_config
 from vidrestore.errors import ConfigError, InputError, WeightsError
 from vidrestore.models.chain import RestorationChain
 from vidrestore.models.layers import deploy_all
-from vidrestore.tiling import pad_to_multiple, tiled, windowed
+from vidrestore.tiling import WindowStream, pad_to_multiple, tiled
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -116,23 +119,65 @@ class Restorer:
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=PRECISIONS[self.precision])
 
-    @torch.no_grad()
     def restore(self, frames: torch.Tensor) -> torch.Tensor:
         """frames: float (T,3,H,W) in [0,1], T>=1, H,W>=1 -> float32 CPU tensor of the same shape."""
         if not isinstance(frames, torch.Tensor) or frames.ndim != 4 or frames.shape[1] != 3 or 0 in frames.shape:
             raise InputError(f"expected frames shaped (T, 3, H, W) with T, H, W >= 1, got {tuple(getattr(frames, 'shape', ()))}")
+        stream = self.stream()
+        return torch.stack([o for frame in frames for o in stream.push(frame)] + stream.close())
+
+    def stream(self, skip_before: int = 0, on_window=None) -> "RestoreStream":
+        """A clip restored frame by frame as it arrives (see RestoreStream); frames at positions below
+        `skip_before` are read as context only (their outputs come back as None)."""
+        return RestoreStream(self, skip_before, on_window)
+
+    def _setup(self) -> None:
         if not self._deployed:
             deploy_all(self.chain)
             self._deployed = True
-        x, (H, W) = pad_to_multiple(frames.float().cpu(), FACTOR)
-        noise = self.noise(x.shape[-2] // FACTOR, x.shape[-1] // FACTOR)
 
+    @torch.no_grad()
+    def _run_window(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+        """One temporal window, padded: (t,3,H',W') -> (t,3,H',W') float32 CPU, tiled in space."""
         def run_tile(f: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
             with self._autocast():
                 return self.chain(f.to(self.device), n.to(self.device), self.steps).float()
 
-        def run_window(f: torch.Tensor) -> torch.Tensor:
-            return tiled(run_tile, f, noise, self.tile, self.tile_overlap, FACTOR)
+        return tiled(run_tile, x, noise, self.tile, self.tile_overlap, FACTOR)
 
-        out = windowed(run_window, x, self.window, self.window_overlap)
-        return out[..., :H, :W].clamp_(0, 1)
+
+class RestoreStream:
+    """`Restorer.restore` of a clip pushed one frame at a time: `push(frame)` returns the restored frames
+    that are final by now, `close()` the rest, all in order. The temporal windows are those `restore`
+    would use on the whole clip (windows anchored at its first frame, the last one aligned to its end),
+    so the frames equal `restore(whole clip)` bit for bit while memory stays flat in the clip's length."""
+
+    def __init__(self, restorer: Restorer, skip_before: int = 0, on_window=None):
+        self.r = restorer
+        self.size: tuple[int, int] | None = None
+        self.noise: torch.Tensor | None = None
+        self.windows = WindowStream(self._window, restorer.window, restorer.window_overlap, skip_before, on_window)
+
+    def _window(self, x: torch.Tensor) -> torch.Tensor:
+        return self.r._run_window(x, self.noise)
+
+    def push(self, frame: torch.Tensor) -> list[torch.Tensor | None]:
+        """frame: float (3,H,W) in [0,1], every frame of the clip the same size."""
+        if not isinstance(frame, torch.Tensor) or frame.ndim != 3 or frame.shape[0] != 3 or 0 in frame.shape:
+            raise InputError(f"expected a frame shaped (3, H, W) with H, W >= 1, got {tuple(getattr(frame, 'shape', ()))}")
+        if self.size is None:
+            self.r._setup()
+            self.size = tuple(frame.shape[-2:])
+        elif tuple(frame.shape[-2:]) != self.size:
+            raise InputError(f"frame size changed within a clip: {tuple(frame.shape[-2:])} after {self.size}")
+        x, _ = pad_to_multiple(frame.float().cpu(), FACTOR)
+        if self.noise is None:
+            self.noise = self.r.noise(x.shape[-2] // FACTOR, x.shape[-1] // FACTOR)
+        return self._finish(self.windows.push(x))
+
+    def close(self) -> list[torch.Tensor | None]:
+        return self._finish(self.windows.close())
+
+    def _finish(self, outs: list[torch.Tensor | None]) -> list[torch.Tensor | None]:
+        H, W = self.size or (0, 0)
+        return [o[..., :H, :W].clamp(0, 1) if o is not None else None for o in outs]

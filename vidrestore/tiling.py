@@ -89,11 +89,84 @@ def tiled(fn, frames: torch.Tensor, noise: torch.Tensor, tile: int, overlap: int
 
 def windowed(fn, frames: torch.Tensor, window: int, overlap: int) -> torch.Tensor:
     """Apply fn over temporal windows of `window` frames overlapping by `overlap`, feathered in time."""
-    T = frames.shape[0]
-    acc = None
-    for t0, t1 in spans(T, window, overlap):
-        out = fn(frames[t0:t1])
-        if acc is None:
-            acc = Accumulator((T, *out.shape[1:]))
-        acc.add(out, slice(t0, t1), slice(None), slice(None), ramp(t1 - t0, t0, t1, T, overlap).view(-1, 1, 1, 1))
-    return acc.canvas
+    stream = WindowStream(fn, window, overlap)
+    outs = [o for frame in frames for o in stream.push(frame)] + stream.close()
+    return torch.stack(outs)
+
+
+class WindowStream:
+    """`windowed` over a stream of frames: push them one at a time; each frame's output comes back as
+    soon as no later window can change it.
+
+    The windows are those of `spans(T, window, overlap)` for the stream's length T, which is only known
+    at `close()`: window [s, s + window) is not the last one exactly when frame s + window exists, so it
+    runs as soon as that frame arrives, and the last one (aligned to the end) runs at close. Feathering and
+    the order of the running means are those of `windowed` on the whole clip, so the outputs are
+    bit-identical to it, whatever the stream's length, while at most window + (window - overlap) frames
+    are held.
+
+    Positions below `skip_before` need no output: windows made only of them do not run, and their outputs
+    come back as None. `on_window(t0, t1)` is called before each window runs.
+    """
+
+    def __init__(self, fn, window: int, overlap: int, skip_before: int = 0, on_window=None):
+        if window < 1 or not 0 <= overlap < window:
+            raise ValueError(f"need window >= 1 and 0 <= overlap < window, got {window}, {overlap}")
+        self.fn, self.window, self.overlap, self.step = fn, window, overlap, window - overlap
+        self.skip_before, self.on_window = skip_before, on_window
+        self.inputs: dict[int, torch.Tensor] = {}  # position -> frame, while a window may still read it
+        self.sums: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # position -> (running mean, weight)
+        self.n = 0  # frames pushed
+        self.next_start = 0  # start of the next window that is not the last
+        self.emitted = 0  # outputs returned
+        self.closed = False
+
+    def push(self, frame: torch.Tensor) -> list[torch.Tensor | None]:
+        """Add the next frame; returns the outputs that are now final, in order."""
+        if self.closed:
+            raise RuntimeError("push() after close()")
+        self.inputs[self.n] = frame
+        self.n += 1
+        while self.next_start + self.window < self.n:  # frame next_start + window exists: not the last window
+            self._run(self.next_start, self.next_start + self.window, total=None)
+            self.next_start += self.step
+        # later windows start at next_start or later, the last one at T - window >= n - window
+        return self._emit(min(self.next_start, self.n - self.window))
+
+    def close(self) -> list[torch.Tensor | None]:
+        """End of the stream: runs the last window; returns the remaining outputs, in order."""
+        if self.closed:
+            return []
+        self.closed = True
+        T = self.n
+        if T:
+            self._run(max(0, T - self.window), T, total=T)
+        return self._emit(T)
+
+    def _run(self, t0: int, t1: int, total: int | None) -> None:
+        if t1 <= self.skip_before:  # no output wanted from any of its frames
+            return
+        if self.on_window is not None:
+            self.on_window(t0, t1)
+        out = self.fn(torch.stack([self.inputs[t] for t in range(t0, t1)]))
+        # a window that is not the last ends before the stream does: it fades out (ramp's end < total)
+        w = ramp(t1 - t0, t0, t1, total if total is not None else t1 + 1, self.overlap)
+        for k, t in enumerate(range(t0, t1)):
+            block, wk = out[k].float(), w[k]
+            if t not in self.sums:
+                self.sums[t] = (torch.zeros_like(block), torch.zeros(()))
+            mean, weight = self.sums[t]
+            weight = weight + wk
+            self.sums[t] = (torch.lerp(mean, block, wk / weight), weight)  # the running mean of Accumulator.add
+
+    def _emit(self, final: int) -> list[torch.Tensor | None]:
+        outs = []
+        while self.emitted < final:
+            t = self.emitted
+            entry = self.sums.pop(t, None)
+            outs.append(entry[0] if entry is not None and t >= self.skip_before else None)
+            self.emitted += 1
+        keep = min(self.next_start, max(0, self.n - self.window))  # the first frame a window may still read
+        for t in [t for t in self.inputs if t < keep]:
+            del self.inputs[t]
+        return outs

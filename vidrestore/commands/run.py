@@ -57,8 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--steps", type=int, default=None, help="sampling steps " + _FROM_MODEL)
     g.add_argument("--seed", type=int, default=None, help="noise seed (same seed, same output) " + _FROM_MODEL)
     g.add_argument("--batch-size", type=int, default=16, metavar="FRAMES",
-                   help="frames restored per model call (plus context frames on each side); "
-                        "more is faster but uses more memory")
+                   help="frames per model call for restorers without temporal windows; the vidrestore "
+                        "models restore each shot one --window at a time and ignore it")
 
     g = p.add_argument_group("output encoding")
     g.add_argument("--codec", default="libx264",
