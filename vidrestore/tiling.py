@@ -87,23 +87,17 @@ def tiled(fn, frames: torch.Tensor, noise: torch.Tensor, tile: int, overlap: int
     return acc.canvas
 
 
-def windowed(fn, frames: torch.Tensor, window: int, overlap: int) -> torch.Tensor:
-    """Apply fn over temporal windows of `window` frames overlapping by `overlap`, feathered in time."""
-    stream = WindowStream(fn, window, overlap)
-    outs = [o for frame in frames for o in stream.push(frame)] + stream.close()
-    return torch.stack(outs)
-
-
 class WindowStream:
-    """`windowed` over a stream of frames: push them one at a time; each frame's output comes back as
-    soon as no later window can change it.
+    """fn over temporal windows of `window` frames overlapping by `overlap`, feathered in time, for a
+    stream of frames: push them one at a time; each frame's output comes back as soon as no later
+    window can change it.
 
     The windows are those of `spans(T, window, overlap)` for the stream's length T, which is only known
     at `close()`: window [s, s + window) is not the last one exactly when frame s + window exists, so it
-    runs as soon as that frame arrives, and the last one (aligned to the end) runs at close. Feathering and
-    the order of the running means are those of `windowed` on the whole clip, so the outputs are
-    bit-identical to it, whatever the stream's length, while at most window + (window - overlap) frames
-    are held.
+    runs as soon as that frame arrives, and the last one (aligned to the end) runs at close. Feathering
+    (`ramp`) and the order of the running means are those of the whole clip's windows accumulated on one
+    canvas (`Accumulator`), so the outputs are bit-identical to that, whatever the stream's length, while
+    at most window + (window - overlap) frames are held.
 
     Positions below `skip_before` need no output: windows made only of them do not run, and their outputs
     come back as None. `on_window(t0, t1)` is called before each window runs.
