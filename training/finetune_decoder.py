@@ -67,10 +67,10 @@ def main(cfg):
     # lr_mults (top-level modules of the decoder, e.g. lr_mults.pixel_head=5) at theirs; the rest at 1
     mults = {p.removeprefix("pixel_decoder."): float(cfg.get("lr_fresh_mult", 1.0)) for p in getattr(chain, "fresh", [])}
     parts = dict(dec.named_children())
-    for name in cfg.get("lr_mults") or {}:
+    for name, m in (cfg.get("lr_mults") or {}).items():
         if name not in parts:
             raise C.ConfigError(f"lr_mults: the decoder has no part '{name}' (parts: {', '.join(parts)})")
-    mults.update({f"{name}.": float(m) for name, m in (cfg.get("lr_mults") or {}).items()})
+        mults[f"{name}."] = float(m)
     groups: dict[float, list] = {}
     for n, p in dec.named_parameters():
         groups.setdefault(next((m for prefix, m in mults.items() if n.startswith(prefix)), 1.0), []).append(p)

@@ -147,8 +147,9 @@ class WindowStream:
         w = ramp(t1 - t0, t0, t1, total if total is not None else t1 + 1, self.overlap)
         for k, t in enumerate(range(t0, t1)):
             block, wk = out[k].float(), w[k]
-            if t not in self.sums:
-                self.sums[t] = (torch.zeros_like(block), torch.zeros(()))
+            if t not in self.sums:  # the first window: the mean is the block (lerp from 0 with weight 1)
+                self.sums[t] = (block, wk)
+                continue
             mean, weight = self.sums[t]
             weight = weight + wk
             self.sums[t] = (torch.lerp(mean, block, wk / weight), weight)  # the running mean of Accumulator.add
