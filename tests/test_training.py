@@ -114,9 +114,26 @@ def test_bad_options_are_clear(tmp_path, monkeypatch):
         C.parse_config(train_vae.__doc__, train_vae.DEFAULT, ["stepz=3"])
     with pytest.raises(SystemExit):
         C.parse_config(train_vae.__doc__, train_vae.DEFAULT, ["notakeyvalue"])
+    with pytest.raises(ConfigError, match="precision must be one of fp32, tf32"):
+        C.setup_env(C.parse_config(train_vae.__doc__, train_vae.DEFAULT, ["precision=fp8", "device=cpu"]))
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     with pytest.raises(ConfigError, match="alexnet-owt"):
         Perceptual("lpips_alex")
+
+
+def test_tf32_keeps_fp32_weights_and_activations():
+    from contextlib import nullcontext
+
+    from omegaconf import OmegaConf
+
+    gpu = C.Env(torch.device("cuda"))  # autocast is only chosen here, never entered: no GPU needed
+    assert isinstance(C.autocast(OmegaConf.create({"precision": "tf32"}), gpu), nullcontext)
+    assert not isinstance(C.autocast(OmegaConf.create({"precision": "bf16"}), gpu), nullcontext)
+    cfg = C.parse_config(train_vae.__doc__, train_vae.DEFAULT, ["precision=tf32", "device=cpu"])
+    try:
+        assert C.setup_env(cfg).device.type == "cpu" and torch.backends.cuda.matmul.allow_tf32
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = False
 
 
 def test_help_documents_the_options(capsys):

@@ -91,7 +91,13 @@ class Env:
         return self.rank == 0
 
 
+PRECISIONS = ("fp32", "tf32", "bf16", "fp16")  # tf32: fp32 with TF32 matrix products; bf16/fp16: autocast (GPU only)
+
+
 def setup_env(cfg) -> Env:
+    if cfg.precision not in PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got '{cfg.precision}'")
+    torch.backends.cuda.matmul.allow_tf32 = cfg.precision == "tf32"  # fp32 weights, TF32 matrix products (GPU)
     if "RANK" in os.environ and "WORLD_SIZE" in os.environ:  # launched by torchrun
         backend = "nccl" if torch.cuda.is_available() and cfg.device != "cpu" else "gloo"
         dist.init_process_group(backend)
@@ -120,7 +126,7 @@ def ddp(module: nn.Module, env: Env) -> nn.Module:
 
 
 def autocast(cfg, env: Env):
-    if env.device.type != "cuda" or cfg.precision == "fp32":
+    if env.device.type != "cuda" or cfg.precision in ("fp32", "tf32"):
         return nullcontext()
     return torch.autocast("cuda", dtype=torch.bfloat16 if cfg.precision == "bf16" else torch.float16)
 
