@@ -116,6 +116,9 @@ def test_bad_options_are_clear(tmp_path, monkeypatch):
         C.parse_config(train_vae.__doc__, train_vae.DEFAULT, ["notakeyvalue"])
     with pytest.raises(ConfigError, match="precision must be one of fp32, tf32"):
         C.setup_env(C.parse_config(train_vae.__doc__, train_vae.DEFAULT, ["precision=fp8", "device=cpu"]))
+    if not torch.cuda.is_available():  # a GPU recipe run on a machine without one
+        with pytest.raises(ConfigError, match="no CUDA GPU"):
+            C.setup_env(C.parse_config(train_vae.__doc__, train_vae.DEFAULT, ["device=cuda"]))
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
     with pytest.raises(ConfigError, match="alexnet-owt"):
         Perceptual("lpips_alex")

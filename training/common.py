@@ -112,6 +112,8 @@ def setup_env(cfg) -> Env:
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     else:
         device = torch.device(cfg.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device={cfg.device}, but torch sees no CUDA GPU here: use device=cpu (or auto)")
     if device.type == "cpu" and cfg.get("threads"):
         torch.set_num_threads(int(cfg.threads))
     if device.type == "cuda":
