@@ -91,7 +91,8 @@ class Env:
         return self.rank == 0
 
 
-PRECISIONS = ("fp32", "tf32", "bf16", "fp16")  # tf32: fp32 with TF32 matrix products; bf16/fp16: autocast (GPU only)
+# precision -> autocast dtype (GPU only); tf32: fp32 weights and activations with TF32 matrix products
+PRECISIONS = {"fp32": None, "tf32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def setup_env(cfg) -> Env:
@@ -128,9 +129,8 @@ def ddp(module: nn.Module, env: Env) -> nn.Module:
 
 
 def autocast(cfg, env: Env):
-    if env.device.type != "cuda" or cfg.precision in ("fp32", "tf32"):
-        return nullcontext()
-    return torch.autocast("cuda", dtype=torch.bfloat16 if cfg.precision == "bf16" else torch.float16)
+    dtype = PRECISIONS[cfg.precision]
+    return nullcontext() if env.device.type != "cuda" or dtype is None else torch.autocast("cuda", dtype=dtype)
 
 
 def mean_across_ranks(x: torch.Tensor, env: Env) -> torch.Tensor:

@@ -146,10 +146,11 @@ class WindowStream:
         # a window that is not the last ends before the stream does: it fades out (ramp's end < total)
         w = ramp(t1 - t0, t0, t1, total if total is not None else t1 + 1, self.overlap)
         for k, t in enumerate(range(t0, t1)):
-            block, wk = out[k].float(), w[k]
-            if t not in self.sums:  # the first window: the mean is the block (lerp from 0 with weight 1)
-                self.sums[t] = (block, wk)
+            wk = w[k]
+            if t not in self.sums:  # the first window: the mean is the block (lerp from 0 with weight 1), copied
+                self.sums[t] = (out[k].to(torch.float32, copy=True), wk)  # (a view would keep all of `out` alive)
                 continue
+            block = out[k].float()
             mean, weight = self.sums[t]
             weight = weight + wk
             self.sums[t] = (torch.lerp(mean, block, wk / weight), weight)  # the running mean of Accumulator.add
