@@ -63,3 +63,15 @@ def test_bad_arguments_are_input_errors():
         bench_cmd.main(parse(["--device", "cpu", "--precisions", "fp16", "--sizes", "64x32", "--quiet"]))
     with pytest.raises(InputError, match="WIDTHxHEIGHT"):
         bench_cmd.main(parse(["--sizes", "640", "--quiet"]))
+    with pytest.raises(InputError, match="exclude each other"):
+        bench_cmd.main(parse(["--model", "default", "--config", "tiny", "--quiet"]))
+
+
+def test_bench_times_the_shipped_weights_unless_told(monkeypatch):
+    seen = []
+    monkeypatch.setattr(bench, "run_bench", lambda cfg, progress: seen.append(cfg))
+    monkeypatch.setattr(bench, "markdown", lambda results: "")
+    for argv, model, config in ((["--quiet"], "default", "tiny"), (["--config", "small", "--quiet"], None, "small"),
+                                (["--model", "w.safetensors", "--quiet"], "w.safetensors", "tiny")):
+        bench_cmd.main(parse(argv))
+        assert (seen[-1].model, seen[-1].config) == (model, config)

@@ -19,8 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated fp32, bf16, fp16 (default: fp32,bf16 on CPU; fp32,bf16,fp16 on CUDA)")
     parser.add_argument("--tiles", default="untiled,128",
                         help="comma-separated tile sizes in px (multiples of 32) and/or 'untiled'")
-    parser.add_argument("--model", default=None, help="weights file (default: random weights from --config)")
-    parser.add_argument("--config", default="tiny", help="model config name or YAML when no --model is given")
+    parser.add_argument("--model", default=None,
+                        help="weights file or pretrained name (default: the shipped 'default' weights, unless --config)")
+    parser.add_argument("--config", default=None,
+                        help="model config name or YAML: time a randomly initialised chain instead of --model")
     parser.add_argument("--steps", type=int, default=None, help="sampling steps (default: the model's)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     parser.add_argument("--no-pipeline", action="store_true", help="skip the whole-pipeline measurements")
@@ -75,9 +77,12 @@ def main(args: argparse.Namespace) -> int:
             tiles.append(int(t))
     if args.frames < 2:
         raise InputError("--frames must be at least 2")
+    if args.model and args.config:
+        raise InputError("--model and --config exclude each other: time trained weights or a random chain, not both")
+    model = args.model or (None if args.config else "default")  # what `vidrestore run` uses unless told
     cfg = BenchConfig(
         sizes=sizes, frames=args.frames, precisions=[p.strip() for p in precisions.split(",") if p.strip()],
-        tiles=tiles or [None], model=args.model, config=args.config, steps=args.steps, device=device,
+        tiles=tiles or [None], model=model, config=args.config or "tiny", steps=args.steps, device=device,
         repeats=args.repeats, pipeline=not args.no_pipeline, rss_frames=_ints(args.rss_frames, "--rss-frames"),
         rss_size=parse_size(args.rss_size), flops=args.flops, nlmeans=not args.no_nlmeans,
     )

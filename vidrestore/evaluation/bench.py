@@ -11,9 +11,11 @@ memory grows with the length of the video (it should not). On CUDA, fp16/bf16
 throughput and the model FLOPs per frame
 (:class:`torch.utils.flop_counter.FlopCounterMode`) are added.
 
-The model is the one named by ``model`` (a trained weights file) or, by
-default, a randomly initialised chain from a config (speed does not depend on
-the weights).
+The model is the one named by ``model`` (a weights file or pretrained name;
+``vidrestore bench`` passes the shipped ``default`` unless told otherwise) or,
+with ``model=None``, a randomly initialised chain from ``config`` (speed does
+not depend on the weights, but the architecture of a config may differ from
+the shipped file's).
 """
 
 from __future__ import annotations
@@ -295,6 +297,8 @@ def run_bench(cfg: BenchConfig, progress: bool = True, log=None) -> BenchResults
     if cfg.model is None:
         results.notes.append(f"Model: randomly initialised chain from config {cfg.config!r} "
                              "(speed does not depend on the weights).")
+    else:
+        results.notes.append(f"Model: the trained weights {cfg.model!r} (their config, window and sampling steps).")
     return results
 
 
