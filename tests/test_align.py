@@ -15,10 +15,12 @@ def texture(h=96, w=128, seed=0) -> torch.Tensor:
     return (img / 3).clamp(0, 1)
 
 
-def test_box_sum_is_the_window_sum():
-    x = torch.rand(2, 3, 9, 11)
-    expected = F.conv2d(x.view(6, 1, 9, 11), torch.ones(1, 1, 5, 5), padding=2).view(2, 3, 9, 11)
-    assert torch.allclose(box_sum(x, 5), expected, atol=1e-5)
+@pytest.mark.parametrize("k", [1, 3, 5, 9])
+@pytest.mark.parametrize("h, w", [(9, 11), (4, 13), (1, 2), (30, 7)])  # windows wider and narrower than the frame
+def test_box_sum_is_the_window_sum(k, h, w):
+    x = torch.rand(2, 3, h, w)
+    expected = F.conv2d(x.view(6, 1, h, w), torch.ones(1, 1, k, k), padding=k // 2).view(2, 3, h, w)
+    assert torch.allclose(box_sum(x, k), expected, atol=1e-5)
 
 
 def test_median_network_is_the_exact_3x3_median():
