@@ -31,6 +31,19 @@ def test_synthetic_inputs_are_deterministic(tmp_path):
         assert sum(1 for _ in c.decode(video=0)) == 7
 
 
+def test_time_call_warms_up_on_the_requested_frames_then_times_the_batch():
+    calls = []
+    frames = bench.synthetic_frames(6, 8, 8)
+    fps = bench.time_call(lambda x: calls.append(x.shape[0]), frames, repeats=3, warmup=6)
+    assert calls == [6, 6, 6, 6] and fps > 0
+    calls.clear()
+    bench.time_call(lambda x: calls.append(x.shape[0]), frames, repeats=1)  # default: a 2-frame warm-up
+    assert calls == [2, 6]
+    calls.clear()
+    bench.time_call(lambda x: calls.append(x.shape[0]), frames, repeats=2, warmup=0)
+    assert calls == [6, 6]
+
+
 @needs_model
 def test_bench_model_and_nlmeans_tiny(tmp_path, capsys):
     out = tmp_path / "bench.md"
