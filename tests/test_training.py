@@ -226,3 +226,24 @@ def test_no_harm_loss_only_punishes_clips_made_worse_than_their_input():
     assert torch.allclose(loss, per_clip.mean())
     loss.backward()
     assert out.grad[0].abs().sum() == 0 and out.grad[1].abs().sum() > 0 and torch.isfinite(out.grad).all()
+
+
+def test_make_device_data_writes_a_jpeg_copy_laid_out_like_the_data_root(tmp_path, capsys):
+    from training import make_device_data
+
+    src, out = tmp_path / "src", tmp_path / "out"
+    (src / "train" / "cbsd432").mkdir(parents=True)
+    (src / "dev" / "kodak24").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    img = lambda: Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8))  # noqa: E731
+    for name in ("a.jpg", "b.png"):
+        img().save(src / "train" / "cbsd432" / name)
+    assert make_device_data.main([str(src), str(out)]) == 2  # Kodak 1-4 missing: a clear error, nothing written
+    assert "kodim01.png" in capsys.readouterr().err and not out.exists()
+    for i in range(1, 6):
+        img().save(src / "dev" / "kodak24" / f"kodim{i:02d}.png")
+    assert make_device_data.main([str(src), str(out)]) == 0
+    assert sorted(p.name for p in (out / "train" / "cbsd432").iterdir()) == ["a.jpg", "b.jpg"]
+    assert sorted(p.name for p in (out / "dev" / "kodak24").iterdir()) == [f"kodim0{i}.jpg" for i in range(1, 5)]
+    with Image.open(out / "dev" / "kodak24" / "kodim01.jpg") as im:
+        assert im.format == "JPEG" and im.size == (48, 40)
