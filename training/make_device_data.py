@@ -14,7 +14,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from PIL import Image
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PIL import Image  # noqa: E402
+
+from training.data import IMAGE_EXTENSIONS  # noqa: E402
 
 TRAIN = "train/cbsd432"
 VAL = "dev/kodak24"
@@ -33,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-quality", type=int, default=85)
     p.add_argument("--val-quality", type=int, default=95)
     args = p.parse_args(argv)
-    train = sorted(f for f in (args.root / TRAIN).glob("*") if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    train = sorted(f for f in (args.root / TRAIN).glob("*") if f.suffix.lower() in IMAGE_EXTENSIONS)
     val = [args.root / VAL / n for n in VAL_NAMES]
     missing = [str(f) for f in val if not f.is_file()]
     if not train or missing:
