@@ -11,7 +11,7 @@ from safetensors.torch import load_file
 
 from training import common as C
 from training import export_checkpoint, finetune_decoder, train_dit, train_vae
-from training.losses import Perceptual, no_harm_loss
+from training.losses import Perceptual, log_mse_loss, no_harm_loss
 from vidrestore import Restorer
 from vidrestore import weights_io as W
 from vidrestore.errors import ConfigError
@@ -226,6 +226,27 @@ def test_no_harm_loss_only_punishes_clips_made_worse_than_their_input():
     assert torch.allclose(loss, per_clip.mean())
     loss.backward()
     assert out.grad[0].abs().sum() == 0 and out.grad[1].abs().sum() > 0 and torch.isfinite(out.grad).all()
+
+
+def test_train_parts_fits_only_the_named_parts(chain_runs, image_root, tmp_path):
+    init = chain_runs / "decoder" / "export.safetensors"
+    run("decoder", image_root, tmp_path / "gate", f"init={init}", "steps=2", "train_parts=[confidence]",
+        "loss.psnr=1.0", "lr=1e-2", "ema_decay=0")
+    before, after = W.load(init)[0], W.load(tmp_path / "gate" / "export.safetensors")[0]
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed and all(k.startswith("pixel_decoder.confidence.") for k in changed), changed
+    with pytest.raises(ConfigError, match="no part 'gate'"):
+        run("decoder", image_root, tmp_path / "typo", f"init={init}", "steps=1", "train_parts=[confidence,gate]")
+
+
+def test_psnr_loss_is_the_mean_log_mse_over_clips():
+    g = torch.Generator().manual_seed(0)
+    gt = torch.rand(2, 2, 3, 8, 8, generator=g)
+    out = gt + torch.tensor([0.01, 0.1]).view(2, 1, 1, 1, 1) * torch.randn(gt.shape, generator=g)  # ~40 dB and ~20 dB
+    psnr = -10 * torch.log10((out - gt).pow(2).flatten(1).mean(1))
+    # the mean of the clips' -PSNR in nepers: a 20 dB clip does not drown a 40 dB one as a pooled MSE would
+    assert torch.allclose(log_mse_loss(out, gt), (-psnr * np.log(10) / 10).mean(), atol=0.02)  # eps 1e-6 at MSE 1e-4
+    assert not torch.allclose(log_mse_loss(out, gt), torch.log((out - gt).pow(2).mean()), atol=0.1)
 
 
 def test_make_device_data_writes_a_jpeg_copy_laid_out_like_the_data_root(tmp_path, capsys):

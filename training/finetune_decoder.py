@@ -8,6 +8,10 @@ degraded frames), the decoder, the temporal layers, the fallback (confidence) he
     loss = L1 + perceptual + temporal(frame differences) + hinge 3D PatchGAN (adaptive weight)
            + L1 of the restoration path before the fallback gate (aux_rgb)
            + no-harm: per clip, the log-MSE by which the output is worse than the degraded input
+           + PSNR loss: per clip, the log-MSE of the output (loss.psnr)
+
+train_parts=[confidence] trains only the named parts of the decoder (here the fallback gate: a short fit
+of where to trust the restoration, against PSNR with loss.psnr); the rest stays as init left it.
 
 The fallback head lets the decoder return the degraded input where the latent is wrong instead of
 inventing content; the losses (reconstruction against GT) teach it where.
@@ -29,7 +33,7 @@ from einops import rearrange  # noqa: E402
 
 from training import common as C  # noqa: E402
 from training.losses import (PatchDiscriminator, Perceptual, adaptive_weight,  # noqa: E402
-                             hinge_g_loss, no_harm_loss, temporal_difference_loss)
+                             hinge_g_loss, log_mse_loss, no_harm_loss, temporal_difference_loss)
 from vidrestore.models.sampler import sample_flow  # noqa: E402
 
 DEFAULT = C.REPO / "configs" / "train" / "decoder.yaml"
@@ -60,19 +64,28 @@ def main(cfg):
     dec = chain.pixel_decoder
     C.freeze(chain)
     dec.requires_grad_(True).train()
+    parts = dict(dec.named_children())
+    if cfg.get("train_parts"):  # only these learn (their gradients need no backward through the others' weights)
+        unknown = [n for n in cfg.train_parts if n not in parts]
+        if unknown:
+            raise C.ConfigError(f"train_parts: the decoder has no part {', '.join(map(repr, unknown))} (parts: {', '.join(parts)})")
+        dec.requires_grad_(False)
+        for n in cfg.train_parts:
+            parts[n].requires_grad_(True)
     disc = PatchDiscriminator(temporal=True).to(env.device)
     perceptual = Perceptual(cfg.loss.perceptual).to(env.device)
     ema = C.EMA(dec, cfg.ema_decay)
     # LR factors per part: add-ons switched on over init (they start fresh) at lr_fresh_mult, parts named in
     # lr_mults (top-level modules of the decoder, e.g. lr_mults.pixel_head=5) at theirs; the rest at 1
     mults = {p.removeprefix("pixel_decoder."): float(cfg.get("lr_fresh_mult", 1.0)) for p in getattr(chain, "fresh", [])}
-    parts = dict(dec.named_children())
     for name, m in (cfg.get("lr_mults") or {}).items():
         if name not in parts:
             raise C.ConfigError(f"lr_mults: the decoder has no part '{name}' (parts: {', '.join(parts)})")
         mults[f"{name}."] = float(m)
     groups: dict[float, list] = {}
     for n, p in dec.named_parameters():
+        if not p.requires_grad:
+            continue
         groups.setdefault(next((m for prefix, m in mults.items() if n.startswith(prefix)), 1.0), []).append(p)
     opt = torch.optim.AdamW([{"params": ps, "lr_mult": m} for m, ps in groups.items()], lr=cfg.lr, betas=tuple(cfg.betas),
                             weight_decay=cfg.weight_decay)
@@ -108,6 +121,8 @@ def main(cfg):
             rec = rec + cfg.loss.temporal * temporal_difference_loss(clip(out), clip(gt))
             if cfg.loss.get("no_harm", 0):  # do not degrade what is already (almost) clean
                 rec = rec + cfg.loss.no_harm * no_harm_loss(clip(out), clip(lq), clip(gt))
+            if cfg.loss.get("psnr", 0):
+                rec = rec + cfg.loss.psnr * log_mse_loss(clip(out), clip(gt))
             loss = rec
             if use_gan:
                 g_loss = hinge_g_loss(disc_ddp(rearrange(out, "(b t) c h w -> b c t h w", t=T)))
