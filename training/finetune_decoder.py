@@ -126,7 +126,8 @@ def main(cfg):
             loss = rec
             if use_gan:
                 g_loss = hinge_g_loss(disc_ddp(rearrange(out, "(b t) c h w -> b c t h w", t=T)))
-                w = adaptive_weight(rec, g_loss, last_layer) if env.world == 1 else torch.tensor(1.0)
+                # (the adaptive weight needs the gradient at the decoder's last layer: 1 where train_parts froze it)
+                w = adaptive_weight(rec, g_loss, last_layer) if env.world == 1 and last_layer.requires_grad else torch.tensor(1.0)
                 loss = loss + cfg.loss.gan_weight * w * g_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -113,7 +113,7 @@ def no_harm_loss(out: torch.Tensor, lq: torch.Tensor, gt: torch.Tensor, eps: flo
 def log_mse_loss(out: torch.Tensor, gt: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """PSNR as a loss: the mean over clips (B,T,3,H,W) of log MSE(out, gt), i.e. -PSNR / 4.34 dB plus a constant.
 
-    L1 favours sparse errors: on a compressed frame it prefers the input's few large (blocking, ringing)
-    errors to a restoration's many small ones even where the latter has the lower MSE, so an L1-trained
-    fallback gate closes where PSNR says it should open. Per clip and in logs, each clip weighs alike."""
+    L1 favours sparse errors: on a compressed frame it can prefer the input's few large (blocking, ringing)
+    errors to a restoration's many small ones even where the latter has the lower MSE, i.e. the PSNR the
+    evaluation reports. Per clip and in logs, each clip weighs alike."""
     return torch.log((out.float() - gt.float()).pow(2).flatten(1).mean(1) + eps).mean()
