@@ -98,6 +98,11 @@ def temporal_difference_loss(out: torch.Tensor, gt: torch.Tensor) -> torch.Tenso
     return F.l1_loss(out[:, 1:] - out[:, :-1], gt[:, 1:] - gt[:, :-1])
 
 
+def clip_mse(x: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """MSE per clip, in fp32: (B,T,3,H,W) x2 -> (B,)."""
+    return (x.float() - gt.float()).pow(2).flatten(1).mean(1)
+
+
 def no_harm_loss(out: torch.Tensor, lq: torch.Tensor, gt: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
     """Penalty for clips (B,T,3,H,W) that the restoration makes worse than its degraded input.
 
@@ -106,8 +111,7 @@ def no_harm_loss(out: torch.Tensor, lq: torch.Tensor, gt: torch.Tensor, eps: flo
     the model to leave lightly degraded and clean clips alone; being a log ratio, a clip at 40 dB weighs as
     much as one at 25 dB, which a plain L1 over the batch does not do.
     """
-    mse = lambda x: (x.float() - gt.float()).pow(2).flatten(1).mean(1)  # (B,)
-    return F.relu(torch.log(mse(out) + eps) - torch.log(mse(lq) + eps).detach()).mean()
+    return F.relu(torch.log(clip_mse(out, gt) + eps) - torch.log(clip_mse(lq, gt) + eps).detach()).mean()
 
 
 def log_mse_loss(out: torch.Tensor, gt: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -116,4 +120,4 @@ def log_mse_loss(out: torch.Tensor, gt: torch.Tensor, eps: float = 1e-6) -> torc
     L1 favours sparse errors: on a compressed frame it can prefer the input's few large (blocking, ringing)
     errors to a restoration's many small ones even where the latter has the lower MSE, i.e. the PSNR the
     evaluation reports. Per clip and in logs, each clip weighs alike."""
-    return torch.log((out.float() - gt.float()).pow(2).flatten(1).mean(1) + eps).mean()
+    return torch.log(clip_mse(out, gt) + eps).mean()
