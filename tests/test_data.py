@@ -107,6 +107,30 @@ def test_image_clips_upscale_small_images(image_dir):
     check_item(ds[0], 2, (64, 96))
 
 
+def test_image_clips_zoom_gives_smoother_content(image_dir):
+    def roughness(ds):  # mean |horizontal difference| of the clean frames over a few items
+        return sum(float(ds[i]["gt"].diff(dim=-1).abs().mean()) for i in range(6)) / 6
+
+    still = {"max_shift": 0.0, "max_accel": 0.0, "max_zoom": 0.0, "max_rotation_deg": 0.0}
+    plain = ImageFolderClips(image_dir, frames=2, size=(32, 32), seed=1, motion=still)
+    zoomed = ImageFolderClips(image_dir, frames=2, size=(32, 32), seed=1, motion=still, zoom=[3.0, 4.0])
+    check_item(zoomed[0], 2, (32, 32))
+    assert roughness(zoomed) < 0.6 * roughness(plain)  # 3-4x enlarged: far less detail per pixel
+    again = ImageFolderClips(image_dir, frames=2, size=(32, 32), seed=1, motion=still, zoom=[3.0, 4.0])
+    assert torch.equal(zoomed[2]["gt"], again[2]["gt"])  # still a pure function of (seed, index)
+    for bad in ([0.5, 2.0], [3.0, 2.0], [2.0]):
+        with pytest.raises(ConfigError, match="zoom"):
+            ImageFolderClips(image_dir, frames=2, size=(32, 32), zoom=bad)
+
+
+def test_build_dataset_passes_a_sources_zoom(image_dir):
+    cfg = load_data_config(overrides=[f"root={image_dir}", "size=[32,32]", "frames=2",
+                                      "train=[{path: ., kind: images, weight: 1.0, zoom: [2.0, 3.0]}]"])
+    ds = build_dataset(cfg)
+    assert ds.sources[0].zoom == (2.0, 3.0)
+    check_item(ds[0], 2, (32, 32))
+
+
 def test_video_clips_read_frames_in_order(video_dir):
     ds = VideoFolderClips(video_dir, frames=4, size=(32, 48), stride_range=(1, 2), seed=0)
     assert len(ds) == 2

@@ -146,6 +146,20 @@ def _cover(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return resize(x, target, interpolation="bicubic").clamp(0, 1)
 
 
+def _zoom_region(image: torch.Tensor, zoom: tuple[float, float], need: tuple[int, int], g: torch.Generator) -> torch.Tensor:
+    """A random region of image (3, H, W) enlarged by s ~ log-uniform(zoom) (bicubic) to about twice
+    ``need`` (h, w), room for the camera path and the moving objects: (3, h', w')."""
+    lo, hi = zoom
+    s = math.exp(math.log(lo) + (math.log(hi) - math.log(lo)) * float(torch.rand((), generator=g)))
+    H, W = image.shape[-2:]
+    h, w = min(H, math.ceil(2 * need[0] / s)), min(W, math.ceil(2 * need[1] / s))
+    top, left = _randint(g, H - h + 1), _randint(g, W - w + 1)
+    region = image[:, top : top + h, left : left + w]
+    if s == 1.0:
+        return region
+    return resize(region, (max(1, round(h * s)), max(1, round(w * s))), interpolation="bicubic").clamp(0, 1)
+
+
 def _random_crop(clip: torch.Tensor, size: tuple[int, int], g: torch.Generator) -> torch.Tensor:
     """Same random (h, w) window in every frame of (T, 3, H, W)."""
     clip = _cover(clip, size)
@@ -245,6 +259,11 @@ class ImageFolderClips(ClipDataset):
     whose ``size`` window is placed at a random position inside the image (the
     random crop). Images smaller than ``size`` + 16 px are upscaled first.
 
+    With ``zoom = [lo, hi]`` each clip first enlarges a random region of the image
+    by a factor drawn log-uniformly from [lo, hi] (bicubic), so the crop sees
+    smoother content with larger flat areas, as in video frames (photos are
+    denser in detail than most footage).
+
     Args:
         motion: keyword arguments of ``moving_clip`` (max_shift, max_accel, max_zoom,
             max_rotation_deg, mode), plus ``objects``: keyword arguments of ``moving_objects``
@@ -252,13 +271,16 @@ class ImageFolderClips(ClipDataset):
     """
 
     def __init__(self, root: str | os.PathLike, frames: int, size: Sequence[int],
-                 motion: Mapping[str, Any] | None = None, **kwargs):
+                 motion: Mapping[str, Any] | None = None, zoom: Sequence[float] | None = None, **kwargs):
         super().__init__(frames, size, **kwargs)
         self.root = Path(root)
         self.files = list_media(self.root, IMAGE_EXTENSIONS, "image")
         _require_readable(self.files, _probe_image, self.root, "image")
         self.motion = dict(motion or {})
         self.objects = dict(self.motion.pop("objects", None) or {"p": 0.0})
+        if zoom is not None and (len(zoom) != 2 or not 1.0 <= float(zoom[0]) <= float(zoom[1])):
+            raise ConfigError(f"zoom must be [lo, hi] with 1 <= lo <= hi, got {list(zoom)}")
+        self.zoom = (float(zoom[0]), float(zoom[1])) if zoom is not None else None
 
     @property
     def num_items(self) -> int:
@@ -266,7 +288,10 @@ class ImageFolderClips(ClipDataset):
 
     def make_gt(self, item: int, generator: torch.Generator) -> tuple[torch.Tensor, dict[str, Any]]:
         path = self.files[item]
-        image = _cover(load_image(path), (self.size[0] + 16, self.size[1] + 16))  # (3, H, W)
+        image = load_image(path)
+        if self.zoom is not None:
+            image = _zoom_region(image, self.zoom, (self.size[0] + 16, self.size[1] + 16), generator)
+        image = _cover(image, (self.size[0] + 16, self.size[1] + 16))  # (3, H, W)
         image, flipped = _random_hflip(image, generator)
         clip = moving_clip(image, self.frames, self.size, generator, **self.motion)  # (T, 3, h, w)
         clip = moving_objects(clip, image, generator, **self.objects)  # (T, 3, h, w)
@@ -325,7 +350,8 @@ def _source_dataset(src: Mapping, root: Path, cfg: DictConfig) -> ClipDataset:
         return VideoFolderClips(path, stride_range=list(src.get("stride_range", cfg.video.stride_range)), **common)
     if src["kind"] == "images":
         motion = OmegaConf.to_container(OmegaConf.merge(cfg.motion, src.get("motion", {})))
-        return ImageFolderClips(path, motion=motion, **common)
+        zoom = src.get("zoom")
+        return ImageFolderClips(path, motion=motion, zoom=list(zoom) if zoom is not None else None, **common)
     raise ConfigError(f"unknown source kind {src['kind']!r} for {path}: use 'video' or 'images'")
 
 
