@@ -262,7 +262,8 @@ class ImageFolderClips(ClipDataset):
     With ``zoom = [lo, hi]`` each clip first enlarges a random region of the image
     by a factor drawn log-uniformly from [lo, hi] (bicubic), so the crop sees
     smoother content with larger flat areas, as in video frames (photos are
-    denser in detail than most footage).
+    denser in detail than most footage). Its one probe on the shipped chain did not
+    pay (training/RUNS.md, "Probe: zoomed training photos").
 
     Args:
         motion: keyword arguments of ``moving_clip`` (max_shift, max_accel, max_zoom,
