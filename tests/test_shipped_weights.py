@@ -21,8 +21,9 @@ from vidrestore.weights_io import BUILTIN_DIR
 pytestmark = pytest.mark.skipif(not (BUILTIN_DIR / "default.safetensors").is_file(), reason="no shipped weights")
 
 CLIP = Path(__file__).parent / "data" / "bikes_5x96x128.png"
-# measured with the v0.20 default weights (2-core CPU, 2026-11-28): +8.87 dB at sigma 25 (+8.87 through the
-# VapourSynth filter), +0.03 dB on H.264 CRF 37 (its fallback gate returns nearly the input; v0.19: +8.85 / +0.03,
+# measured with the v0.21 default weights (2-core CPU, 2026-11-28): +8.91 dB at sigma 25 (+8.91 through the
+# VapourSynth filter), +0.04 dB on H.264 CRF 37 (its fallback gate returns nearly the input; v0.20: +8.87 / +0.03,
+# v0.19: +8.85 / +0.03,
 # v0.16: +8.82 / +0.02, v0.12: +8.71 / +0.02,
 # v0.11: +8.58 /
 # +0.01, v0.10: +8.55 / 0.00, v0.9: +8.45 / +0.01, v0.8: +8.42 / +0.01, v0.7: +8.31 / 0.00, v0.6: +8.04 / 0.00, v0.5: +7.67 / 0.00,
