@@ -19,7 +19,7 @@ from pathlib import Path
 import kornia
 import torch
 
-from vidrestore.evaluation import data, peers
+from vidrestore.evaluation import data, metrics, peers
 from vidrestore.restorer import Restorer
 
 BINS = ((0, 2), (2, 5), (5, 10), (10, 20), (20, 256))  # local std, 1/255 units
@@ -48,7 +48,7 @@ def report(name: str, clean: torch.Tensor, outs: dict[str, torch.Tensor]) -> Non
         for a, b in BINS:
             mask = ((sd >= a) & (sd < b)).expand_as(err)
             by_bin.append(f"{psnr(err[mask]):.2f}" if mask.any() else "-")
-        frames = " ".join(f"{psnr(err[t]):.1f}" for t in range(err.shape[0]))
+        frames = " ".join(f"{v:.1f}" for v in metrics.psnr(out, clean).tolist())
         print(f"  {method:7s} all {psnr(err):.2f} | by bin {' / '.join(by_bin)} | per frame {frames}")
 
 
@@ -60,6 +60,8 @@ def main() -> None:
     ap.add_argument("--downscale", type=int, default=2)
     args = ap.parse_args()
     videos = args.videos or sorted(DEV_VIDEOS.glob("*.mp4"))
+    if not videos:
+        print(f"no videos given and none in {DEV_VIDEOS}: only the synthetic flat clip")
     model = Restorer.from_pretrained(args.model, device="cpu")
     ffdnet = peers.FFDNet()
     if (why := ffdnet.available()) is not None:
