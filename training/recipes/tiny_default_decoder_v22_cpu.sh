@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The decoder stage of the `default` weights v0.22: the v0.21 decoder (tiny_default_decoder_v21_cpu.sh) trained
+# A CPU cycle run beside v0.22 (not shipped: it gained nothing; v0.22 is tiny_default_decoder_v22g_gpu.sh), see
+# training/RUNS.md. The v0.21 decoder (tiny_default_decoder_v21_cpu.sh) trained
 # on with the v0.12/v0.13 recipe (v0.9's data, mixture, losses and batch; fresh AdamW, cosine 1e-4 -> 1e-6 over
 # 2400 steps, the pixel head at 5x, 12-frame export) on fresh samples (seed 130), stopped at step 1600 of that
 # schedule (stop_at), on the CPU:
