@@ -6,6 +6,8 @@ import torch.nn.functional as F
 
 from vidrestore import Restorer
 from vidrestore.errors import ConfigError, InputError, WeightsError
+from vidrestore.config import LATENT_CH
+from vidrestore.restorer import dihedral
 from vidrestore.tiling import Accumulator, WindowStream, ramp, spans, tiled
 
 from tests.test_models import activate
@@ -159,6 +161,8 @@ def test_bad_runtime_options():
         Restorer.from_config("tiny", device="cpu", tile=100)
     with pytest.raises(ConfigError, match="fp16"):
         Restorer.from_config("tiny", device="cpu", precision="fp16")
+    with pytest.raises(ConfigError, match="ensemble"):
+        Restorer.from_config("tiny", device="cpu", ensemble=3)
     with pytest.raises(InputError):
         make_restorer().restore(torch.rand(3, 64, 64))
 
@@ -168,3 +172,24 @@ def test_bf16_runs_on_cpu():
     x = textured(1, 64, 64)
     out = r.restore(x)
     assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_dihedral_gives_the_eight_flips_and_transposes_and_undoes_them():
+    x = torch.arange(12.0).view(1, 3, 4)
+    seen = {tuple(dihedral(x, k).flatten().tolist()) + tuple(dihedral(x, k).shape) for k in range(8)}
+    assert len(seen) == 8
+    for k in range(8):
+        assert torch.equal(dihedral(dihedral(x, k), k, inverse=True), x)
+
+
+def test_ensemble_of_eight_is_equivariant_to_flips_and_transposes():
+    x = textured(2, 64, 64, seed=5)  # multiples of 32: no padding, which would break the symmetry
+    for n, symmetric in ((1, False), (8, True)):
+        r = make_restorer(ensemble=n)
+        # a noise map the flips leave alone: the ensemble flips the map with the frames, but a flipped clip
+        # gets the same map as the clip itself (the noise is a function of seed and size only)
+        r.noise = lambda h, w: torch.full((1, LATENT_CH, h, w), 0.5)
+        out = r.restore(x)
+        for k in (2, 5):  # up-down, transpose + left-right
+            err = (dihedral(r.restore(dihedral(x, k)), k, inverse=True) - out).abs().max().item()
+            assert (err < 1e-4) == symmetric, (n, k, err)

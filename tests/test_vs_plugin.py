@@ -255,6 +255,7 @@ def _bad_calls(restorer):
         "bad device": lambda: vsvidrestore.restore(ok, model="/x.safetensors", device="tpu"),
         "bad precision": lambda: vsvidrestore.restore(ok, model="/x.safetensors", device="cpu", precision="fp8"),
         "options on instance": lambda: vsvidrestore.restore(ok, model=restorer, tile=128),
+        "bad ensemble": lambda: vsvidrestore.restore(ok, model="default", device="cpu", ensemble=3),
         "zero streams": lambda: vsvidrestore.restore(ok, model=restorer, num_streams=0),
         "too many streams": lambda: vsvidrestore.restore(ok, model=restorer, num_streams=core.num_threads + 1),
         "bad range": lambda: vsvidrestore.restore(ok, model=restorer, range="tv-ish"),

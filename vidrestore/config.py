@@ -79,6 +79,7 @@ class InferenceConfig:
     window: int = 5
     window_overlap: int = 2
     seed: int = 0
+    ensemble: int = 1  # 1, 2, 4 or 8 flips/transposes of each tile averaged (Restorer: self_ensemble)
 
 
 @dataclass

@@ -5,6 +5,7 @@
       -> temporal windows of `window` frames (overlap `window_overlap`, feathered)
          -> spatial tiles of `tile` px (overlap `tile_overlap`, feathered)
             -> RestorationChain: LP-VAE encode -> DiT flow sampling -> temporal pixel-aware decode
+               (`ensemble` > 1: once per flip/transpose of the tile, the outputs turned back and averaged)
       -> crop, clamp -> (T,3,H,W) float32 on the CPU
 
 `restore` takes a clip in memory; `stream` gives the same frames, bit for bit, over a stream of any
@@ -26,6 +27,30 @@ from vidrestore.models.layers import deploy_all
 from vidrestore.tiling import WindowStream, pad_to_multiple, tiled
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+ENSEMBLES = (1, 2, 4, 8)
+
+
+def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
+    """The k-th of the 8 flips/transposes of the last two dims (k = 0: identity; 1: left-right;
+    2: up-down; 3: both; 4-7: the same after a transpose), or its inverse: (..., H, W) -> (..., H|W, W|H)."""
+    dims = [d for d, bit in ((-1, 1), (-2, 2)) if k & bit]
+    if inverse and k & 4:
+        x = x.transpose(-1, -2)
+    x = x.flip(dims) if dims else x
+    return x.transpose(-1, -2) if k & 4 and not inverse else x
+
+
+def self_ensemble(fn, frames: torch.Tensor, noise: torch.Tensor, n: int) -> torch.Tensor:
+    """Geometric self-ensemble: the mean of fn over the first n of the 8 flips/transposes of the frames
+    (and of the noise map with them), each output turned back first. n = 1 is fn itself; n = 8 makes the
+    result equivariant to every flip and transpose. Costs n times the time of fn."""
+    if n == 1:
+        return fn(frames, noise)
+    total = None
+    for k in range(n):
+        out = dihedral(fn(dihedral(frames, k), dihedral(noise, k)), k, inverse=True)
+        total = out if total is None else total + out
+    return total / n
 
 
 def pick_device(device: str | torch.device = "auto") -> torch.device:
@@ -45,7 +70,7 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
 
 class Restorer:
     def __init__(self, chain: RestorationChain, cfg, *, device="auto", precision=None, tile=None, tile_overlap=None,
-                 window=None, window_overlap=None, steps=None, seed=None):
+                 window=None, window_overlap=None, steps=None, seed=None, ensemble=None):
         inf = cfg.inference
         self.cfg = cfg
         self.device = pick_device(device)
@@ -61,6 +86,7 @@ class Restorer:
         self.window_overlap = int(window_overlap) if window_overlap is not None else min(inf.window_overlap, self.window // 2)
         self.steps = int(steps if steps is not None else inf.steps)
         self.seed = int(seed if seed is not None else inf.seed)
+        self.ensemble = int(ensemble if ensemble is not None else inf.ensemble)
         self._validate()
         self.chain = chain.eval().to(self.device)
         self._deployed = False
@@ -76,6 +102,8 @@ class Restorer:
             raise ConfigError(f"window overlap must be in [0, window), got {self.window_overlap}")
         if not 1 <= self.steps <= 1000:
             raise ConfigError(f"steps must be in [1, 1000], got {self.steps}")
+        if self.ensemble not in ENSEMBLES:
+            raise ConfigError(f"ensemble must be one of {', '.join(map(str, ENSEMBLES))} (flips/transposes averaged), got {self.ensemble}")
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -139,9 +167,12 @@ class Restorer:
     @torch.no_grad()
     def _run_window(self, x: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """One temporal window, padded: (t,3,H',W') -> (t,3,H',W') float32 CPU, tiled in space."""
-        def run_tile(f: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+        def run_chain(f: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
             with self._autocast():
                 return self.chain(f.to(self.device), n.to(self.device), self.steps).float()
+
+        def run_tile(f: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+            return self_ensemble(run_chain, f, n, self.ensemble)
 
         return tiled(run_tile, x, noise, self.tile, self.tile_overlap, FACTOR)
 

@@ -27,13 +27,14 @@ class RuntimeOptions:
     window: int | None = None
     steps: int | None = None
     seed: int = 0
+    ensemble: int | None = None
 
     def is_default(self) -> bool:
         return self == RuntimeOptions()
 
     def restorer_kwargs(self, device: str, precision: str) -> dict[str, Any]:
         kwargs = {"device": device, "precision": precision, "seed": self.seed}
-        for name in ("tile", "tile_overlap", "window", "steps"):
+        for name in ("tile", "tile_overlap", "window", "steps", "ensemble"):
             value = getattr(self, name)
             if value is not None:
                 kwargs[name] = value
@@ -97,7 +98,7 @@ def load_restorer(model: Any, options: RuntimeOptions, *, half_io: bool) -> Any:
     """
     if is_restorer(model):
         if not options.is_default():
-            raise vs.Error("vidrestore: device/precision/tile/window/steps/seed cannot be changed on a Restorer "
+            raise vs.Error("vidrestore: device/precision/tile/window/steps/seed/ensemble cannot be changed on a Restorer "
                            "instance; set them when creating it (Restorer.from_pretrained(..., tile=...))")
         return model
     if not isinstance(model, (str, os.PathLike)):

@@ -27,6 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--model", default=None, help="weights file or pretrained name (Restorer.from_pretrained)")
     model.add_argument("--model-config", default=None, help="model YAML, randomly initialised (smoke tests only)")
     model.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the model's)")
+    model.add_argument("--ensemble", type=int, default=None, choices=[1, 2, 4, 8],
+                       help="average over N flips/transposes of each tile (N times slower; default: the model's, 1)")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (our model and FFDNet)")
     model.add_argument("--precision", default="fp32", help="fp32, bf16, fp16")
     model.add_argument("--tile", type=int, default=None, help="spatial tile size (default: untiled)")
@@ -55,7 +57,8 @@ def _methods(args: argparse.Namespace):
             if not (args.model or args.model_config):
                 raise InputError("method 'model' needs --model WEIGHTS (or --model-config YAML)")
             methods.append(ModelMethod(args.model, args.model_config, device=args.device, precision=args.precision,
-                                       tile=args.tile, steps=args.steps, seed=args.seed))
+                                       tile=args.tile, steps=args.steps, seed=args.seed,
+                                       ensemble=args.ensemble))
         elif name == "input":
             methods.append(InputMethod())
         elif name in PEERS and auto and PEERS[name].available():

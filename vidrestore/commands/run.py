@@ -56,6 +56,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="overlap between temporal windows in frames " + _FROM_MODEL)
     g.add_argument("--steps", type=int, default=None, help="sampling steps " + _FROM_MODEL)
     g.add_argument("--seed", type=int, default=None, help="noise seed (same seed, same output) " + _FROM_MODEL)
+    g.add_argument("--ensemble", type=int, choices=[1, 2, 4, 8], default=None, metavar="N",
+                   help="quality mode: average the model over N flips/transposes of each tile, N times "
+                        "slower (1, 2, 4 or 8) " + _FROM_MODEL)
     g.add_argument("--batch-size", type=int, default=16, metavar="FRAMES",
                    help="frames per model call for restorers without temporal windows; the vidrestore "
                         "models restore each shot one --window at a time and ignore it")
@@ -196,7 +199,7 @@ def main(args: argparse.Namespace) -> int:
     runtime = {k: v for k, v in dict(device=args.device, precision=args.precision, tile=args.tile,
                                       tile_overlap=args.tile_overlap, window=args.window,
                                       window_overlap=args.window_overlap, steps=args.steps,
-                                      seed=args.seed).items() if v is not None}
+                                      seed=args.seed, ensemble=args.ensemble).items() if v is not None}
     restorer = Restorer.from_pretrained(args.model, **runtime)
 
     options = RunOptions(chunk_size=args.batch_size, scene_threshold=args.scene_threshold, start=start, end=end,

@@ -122,6 +122,7 @@ class ModelMethod(Method):
         window: int | None = None,
         steps: int | None = None,
         seed: int = 0,
+        ensemble: int | None = None,
         name: str = "model",
     ) -> None:
         super().__init__()
@@ -129,12 +130,13 @@ class ModelMethod(Method):
             raise InputError("model: give exactly one of a weights file (--model) or a model config")
         from vidrestore import Restorer
 
-        kwargs = {"device": device, "precision": precision, "tile": tile, "window": window, "steps": steps, "seed": seed}
+        kwargs = {"device": device, "precision": precision, "tile": tile, "window": window, "steps": steps, "seed": seed,
+                  "ensemble": ensemble}
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         self.name = name
         self.source = weights or config
         self.restorer = Restorer.from_pretrained(weights, **kwargs) if weights else Restorer.from_config(config, **kwargs)
-        self.params = {k: v for k, v in kwargs.items() if k in ("precision", "tile", "steps")}
+        self.params = {k: v for k, v in kwargs.items() if k in ("precision", "tile", "steps", "ensemble")}
 
     def __call__(self, clip: torch.Tensor, info: Any) -> torch.Tensor:
         return self.restorer.restore(clip)
