@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The decoder stage of the `default` weights v0.24: the v0.23 decoder (tiny_default_decoder_v23_cpu.sh) trained
+# on with the v0.12/v0.13 recipe (v0.9's data, mixture, losses and batch; fresh AdamW, cosine 1e-4 -> 1e-6 over
+# 2400 steps, the pixel head at 5x, 12-frame export) on fresh samples (seed 170), stopped at step 1600 of that
+# schedule (stop_at), on the CPU:
+#
+#   INIT=<the v0.23 weights (training/RUNS.md, v0.23)> bash training/recipes/tiny_default_decoder_v24_cpu.sh
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+: "${INIT:?set INIT to the v0.23 weights (see above)}"
+STEPS=${STEPS:-2400} RUN=${RUN:-runs/decoder_v24} exec bash training/recipes/tiny_default_decoder_v09_cpu.sh seed=170 stop_at=1600 "$@"
