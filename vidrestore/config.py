@@ -20,6 +20,7 @@ REPO_CONFIGS = Path(__file__).resolve().parent.parent / "configs" / "model"
 MACRO_CH, COARSE_CH, FINE_CH = 3, 9, 52
 LATENT_CH = MACRO_CH + COARSE_CH + FINE_CH
 FACTOR = 32
+ENSEMBLES = (1, 2, 4, 8)  # the allowed inference.ensemble sizes (of the 8 flips/transposes)
 
 
 @dataclass
@@ -79,7 +80,7 @@ class InferenceConfig:
     window: int = 5
     window_overlap: int = 2
     seed: int = 0
-    ensemble: int = 1  # 1, 2, 4 or 8 flips/transposes of each tile averaged (Restorer: self_ensemble)
+    ensemble: int = 1  # one of ENSEMBLES: flips/transposes of each tile averaged (Restorer: self_ensemble)
 
 
 @dataclass

@@ -20,14 +20,13 @@ import os
 import torch
 
 from vidrestore import weights_io as W
-from vidrestore.config import FACTOR, LATENT_CH, load_model_config
+from vidrestore.config import ENSEMBLES, FACTOR, LATENT_CH, load_model_config
 from vidrestore.errors import ConfigError, InputError, WeightsError
 from vidrestore.models.chain import RestorationChain
 from vidrestore.models.layers import deploy_all
 from vidrestore.tiling import WindowStream, pad_to_multiple, tiled
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-ENSEMBLES = (1, 2, 4, 8)
 
 
 def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
@@ -44,8 +43,6 @@ def self_ensemble(fn, frames: torch.Tensor, noise: torch.Tensor, n: int) -> torc
     """Geometric self-ensemble: the mean of fn over the first n of the 8 flips/transposes of the frames
     (and of the noise map with them), each output turned back first. n = 1 is fn itself; n = 8 makes the
     result equivariant to every flip and transpose. Costs n times the time of fn."""
-    if n == 1:
-        return fn(frames, noise)
     total = None
     for k in range(n):
         out = dihedral(fn(dihedral(frames, k), dihedral(noise, k)), k, inverse=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vidrestore.config import ENSEMBLES
+
 HELP = "evaluate the model against peers (PSNR, SSIM, temporal stability, speed) on degraded clean clips"
 
 DEFAULT_PEERS = ["nlmeans", "bm3d", "atadenoise", "deblock", "vbm3d", "mvdegrain", "ffdnet"]
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--model", default=None, help="weights file or pretrained name (Restorer.from_pretrained)")
     model.add_argument("--model-config", default=None, help="model YAML, randomly initialised (smoke tests only)")
     model.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the model's)")
-    model.add_argument("--ensemble", type=int, default=None, choices=[1, 2, 4, 8],
+    model.add_argument("--ensemble", type=int, default=None, choices=ENSEMBLES,
                        help="average over N flips/transposes of each tile (N times slower; default: the model's, 1)")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (our model and FFDNet)")
     model.add_argument("--precision", default="fp32", help="fp32, bf16, fp16")

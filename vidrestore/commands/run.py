@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from vidrestore.config import ENSEMBLES
 from vidrestore.errors import ConfigError, InputError, OutputError
 
 HELP = "restore a video file (picture only: audio, subtitles, timing and colour metadata are kept)"
@@ -56,9 +57,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="overlap between temporal windows in frames " + _FROM_MODEL)
     g.add_argument("--steps", type=int, default=None, help="sampling steps " + _FROM_MODEL)
     g.add_argument("--seed", type=int, default=None, help="noise seed (same seed, same output) " + _FROM_MODEL)
-    g.add_argument("--ensemble", type=int, choices=[1, 2, 4, 8], default=None, metavar="N",
+    g.add_argument("--ensemble", type=int, choices=ENSEMBLES, default=None, metavar="N",
                    help="quality mode: average the model over N flips/transposes of each tile, N times "
-                        "slower (1, 2, 4 or 8) " + _FROM_MODEL)
+                        "slower (%(choices)s) " + _FROM_MODEL)
     g.add_argument("--batch-size", type=int, default=16, metavar="FRAMES",
                    help="frames per model call for restorers without temporal windows; the vidrestore "
                         "models restore each shot one --window at a time and ignore it")
