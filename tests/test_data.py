@@ -131,6 +131,32 @@ def test_build_dataset_passes_a_sources_zoom(image_dir):
     check_item(ds[0], 2, (32, 32))
 
 
+def test_image_clips_dihedral_orientations(tmp_path):
+    ramp = np.repeat(np.linspace(0, 255, 48)[:, None, None], 3, axis=2).repeat(64, axis=1)  # brighter downwards
+    Image.fromarray(ramp.astype(np.uint8)).save(tmp_path / "ramp.png")
+    still = {"max_shift": 0.0, "max_accel": 0.0, "max_zoom": 0.0, "max_rotation_deg": 0.0}
+    ds = ImageFolderClips(tmp_path, frames=2, size=(32, 32), seed=0, motion=still, orientations="dihedral")
+    seen = set()
+    for i in range(48):
+        item = ds[i]
+        k = int(item["meta"]["detail"].removeprefix("orientation="))
+        seen.add(k)
+        gt = item["gt"]
+        down, right = float(gt.diff(dim=-2).mean()), float(gt.diff(dim=-1).mean())
+        # the ramp runs down the rows; an up-down flip (k & 2) reverses it, a transpose (k & 4) lays it along the columns
+        along, across = (right, down) if k & 4 else (down, right)
+        assert abs(across) < 1e-6 and (along < 0) == bool(k & 2), (k, down, right)
+    assert seen == set(range(8))
+    hflip = ImageFolderClips(tmp_path, frames=2, size=(32, 32), seed=0, motion=still)  # the default: mirrors only
+    assert {hflip[i]["meta"]["detail"] for i in range(16)} == {"orientation=0", "orientation=1"}
+    wide = ImageFolderClips(tmp_path, frames=2, size=(32, 40), seed=0, motion=still, orientations="dihedral")
+    for i in range(16):  # a non-square crop is never transposed
+        check_item(wide[i], 2, (32, 40))
+        assert int(wide[i]["meta"]["detail"].removeprefix("orientation=")) < 4
+    with pytest.raises(ConfigError, match="orientations"):
+        ImageFolderClips(tmp_path, frames=2, size=(32, 32), orientations="rot90")
+
+
 def test_video_clips_read_frames_in_order(video_dir):
     ds = VideoFolderClips(video_dir, frames=4, size=(32, 48), stride_range=(1, 2), seed=0)
     assert len(ds) == 2

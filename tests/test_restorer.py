@@ -7,8 +7,7 @@ import torch.nn.functional as F
 from vidrestore import Restorer
 from vidrestore.errors import ConfigError, InputError, WeightsError
 from vidrestore.config import LATENT_CH
-from vidrestore.restorer import dihedral
-from vidrestore.tiling import Accumulator, WindowStream, ramp, spans, tiled
+from vidrestore.tiling import Accumulator, WindowStream, dihedral, ramp, spans, tiled
 
 from tests.test_models import activate
 

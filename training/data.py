@@ -34,6 +34,7 @@ from torch.utils.data import Dataset
 from vidrestore.errors import ConfigError, InputError
 from vidrestore.synth.degradations import RandomDegradation
 from vidrestore.synth.motion import moving_clip, moving_objects
+from vidrestore.tiling import dihedral
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -168,10 +169,24 @@ def _random_crop(clip: torch.Tensor, size: tuple[int, int], g: torch.Generator) 
     return clip[..., top : top + h, left : left + w]
 
 
-def _random_hflip(x: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, bool]:
-    """Mirror left-right with probability 1/2."""
-    flip = _randint(g, 2) == 1
-    return (x.flip(-1) if flip else x), flip
+ORIENTATIONS = ("hflip", "dihedral")
+
+
+def _random_orientation(x: torch.Tensor, g: torch.Generator, orientations: str, square: bool) -> tuple[torch.Tensor, int]:
+    """A random orientation of (..., H, W) and its index k (``vidrestore.tiling.dihedral``'s numbering).
+
+    ``hflip``: left-right mirror with probability 1/2 (k = 0 or 1; one draw, as before the option existed).
+    ``dihedral``: any of the 8 flips/transposes, uniformly; only the 4 flips unless the crop is ``square``
+    (a transpose would swap a non-square crop's sides).
+    """
+    k = _randint(g, 2 if orientations == "hflip" else 8 if square else 4)
+    return dihedral(x, k), k
+
+
+def _check_orientations(orientations: str) -> str:
+    if orientations not in ORIENTATIONS:
+        raise ConfigError(f"orientations must be one of {', '.join(ORIENTATIONS)}, got {orientations!r}")
+    return orientations
 
 
 def _frame_indices(n_frames: int, frames: int, stride: int, g: torch.Generator) -> tuple[list[int], int]:
@@ -227,8 +242,9 @@ class VideoFolderClips(ClipDataset):
     """
 
     def __init__(self, root: str | os.PathLike, frames: int, size: Sequence[int],
-                 stride_range: Sequence[int] = (1, 3), **kwargs):
+                 stride_range: Sequence[int] = (1, 3), orientations: str = "hflip", **kwargs):
         super().__init__(frames, size, **kwargs)
+        self.orientations = _check_orientations(orientations)
         self.root = Path(root)
         self.files = list_media(self.root, VIDEO_EXTENSIONS, "video")
         _require_readable(self.files, _probe_video, self.root, "video")
@@ -248,16 +264,17 @@ class VideoFolderClips(ClipDataset):
         except Exception as exc:  # noqa: BLE001 - decord errors
             raise InputError(f"cannot decode frames {indices} of {path}: {exc}") from exc
         clip = frames.permute(0, 3, 1, 2).float() / 255.0  # (T, 3, H, W)
-        clip, flipped = _random_hflip(_random_crop(clip, self.size, generator), generator)
-        return clip, {"kind": "video", "path": str(path), "detail": f"frames {indices[0]}+{stride}k flip={flipped}"}
+        clip, k = _random_orientation(_random_crop(clip, self.size, generator), generator, self.orientations,
+                                      self.size[0] == self.size[1])
+        return clip, {"kind": "video", "path": str(path), "detail": f"frames {indices[0]}+{stride}k orientation={k}"}
 
 
 class ImageFolderClips(ClipDataset):
     """T-frame clips from the still images in a folder, animated by ``moving_clip``.
 
-    Random horizontal flip, then a smooth random camera path (pan/zoom/rotation)
-    whose ``size`` window is placed at a random position inside the image (the
-    random crop). Images smaller than ``size`` + 16 px are upscaled first.
+    Random orientation (``orientations``, as in ``VideoFolderClips``), then a smooth random camera
+    path (pan/zoom/rotation) whose ``size`` window is placed at a random position inside the image
+    (the random crop). Images smaller than ``size`` + 16 px are upscaled first.
 
     With ``zoom = [lo, hi]`` each clip first enlarges a random region of the image
     by a factor drawn log-uniformly from [lo, hi] (bicubic), so the crop sees
@@ -272,8 +289,10 @@ class ImageFolderClips(ClipDataset):
     """
 
     def __init__(self, root: str | os.PathLike, frames: int, size: Sequence[int],
-                 motion: Mapping[str, Any] | None = None, zoom: Sequence[float] | None = None, **kwargs):
+                 motion: Mapping[str, Any] | None = None, zoom: Sequence[float] | None = None,
+                 orientations: str = "hflip", **kwargs):
         super().__init__(frames, size, **kwargs)
+        self.orientations = _check_orientations(orientations)
         self.root = Path(root)
         self.files = list_media(self.root, IMAGE_EXTENSIONS, "image")
         _require_readable(self.files, _probe_image, self.root, "image")
@@ -293,10 +312,10 @@ class ImageFolderClips(ClipDataset):
         if self.zoom is not None:
             image = _zoom_region(image, self.zoom, (self.size[0] + 16, self.size[1] + 16), generator)
         image = _cover(image, (self.size[0] + 16, self.size[1] + 16))  # (3, H, W)
-        image, flipped = _random_hflip(image, generator)
+        image, k = _random_orientation(image, generator, self.orientations, self.size[0] == self.size[1])
         clip = moving_clip(image, self.frames, self.size, generator, **self.motion)  # (T, 3, h, w)
         clip = moving_objects(clip, image, generator, **self.objects)  # (T, 3, h, w)
-        return clip, {"kind": "images", "path": str(path), "detail": f"flip={flipped}"}
+        return clip, {"kind": "images", "path": str(path), "detail": f"orientation={k}"}
 
 
 class MixedClips(ClipDataset):
@@ -346,7 +365,7 @@ def _source_dataset(src: Mapping, root: Path, cfg: DictConfig) -> ClipDataset:
     """One ``{path, kind, weight, [stride_range], [motion]}`` entry -> dataset."""
     path = Path(src["path"])
     path = path if path.is_absolute() else root / path
-    common = {"frames": cfg.frames, "size": list(cfg.size)}
+    common = {"frames": cfg.frames, "size": list(cfg.size), "orientations": str(cfg.get("orientations", "hflip"))}
     if src["kind"] == "video":
         return VideoFolderClips(path, stride_range=list(src.get("stride_range", cfg.video.stride_range)), **common)
     if src["kind"] == "images":

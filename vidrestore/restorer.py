@@ -24,19 +24,9 @@ from vidrestore.config import ENSEMBLES, FACTOR, LATENT_CH, load_model_config
 from vidrestore.errors import ConfigError, InputError, WeightsError
 from vidrestore.models.chain import RestorationChain
 from vidrestore.models.layers import deploy_all
-from vidrestore.tiling import WindowStream, pad_to_multiple, tiled
+from vidrestore.tiling import WindowStream, dihedral, pad_to_multiple, tiled
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
-    """The k-th of the 8 flips/transposes of the last two dims (k = 0: identity; 1: left-right;
-    2: up-down; 3: both; 4-7: the same after a transpose), or its inverse: (..., H, W) -> (..., H|W, W|H)."""
-    dims = [d for d, bit in ((-1, 1), (-2, 2)) if k & bit]
-    if inverse and k & 4:
-        x = x.transpose(-1, -2)
-    x = x.flip(dims) if dims else x
-    return x.transpose(-1, -2) if k & 4 and not inverse else x
 
 
 def self_ensemble(fn, frames: torch.Tensor, noise: torch.Tensor, n: int) -> torch.Tensor:

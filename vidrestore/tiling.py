@@ -28,6 +28,16 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, tuple
     return flat.reshape(*x.shape[:-2], H + ph, W + pw), (H, W)
 
 
+def dihedral(x: torch.Tensor, k: int, inverse: bool = False) -> torch.Tensor:
+    """The k-th of the 8 flips/transposes of the last two dims (k = 0: identity; 1: left-right;
+    2: up-down; 3: both; 4-7: the same after a transpose), or its inverse: (..., H, W) -> (..., H|W, W|H)."""
+    dims = [d for d, bit in ((-1, 1), (-2, 2)) if k & bit]
+    if inverse and k & 4:
+        x = x.transpose(-1, -2)
+    x = x.flip(dims) if dims else x
+    return x.transpose(-1, -2) if k & 4 and not inverse else x
+
+
 def spans(length: int, size: int, overlap: int) -> list[tuple[int, int]]:
     """1-D windows [start, end) of `size` covering `length`, consecutive ones overlapping by at
     least `overlap`; the last is aligned to the end. A single span if length <= size."""
