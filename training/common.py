@@ -179,7 +179,8 @@ def make_loader(cfg, env: Env, start_step: int):
     val = None
     if data_cfg.get("val"):
         try:
-            val = build_dataset(OmegaConf.merge(data_cfg, {"seed": int(data_cfg.seed) + 12345}), "val")
+            # the same held-aside clips whatever the training orientations, so runs stay comparable
+            val = build_dataset(OmegaConf.merge(data_cfg, {"seed": int(data_cfg.seed) + 12345, "orientations": "hflip"}), "val")
         except InputError as e:  # validation is optional; training data is not
             print(f"note: no validation ({e})", file=sys.stderr)
     return loader, val
