@@ -172,21 +172,22 @@ def _random_crop(clip: torch.Tensor, size: tuple[int, int], g: torch.Generator) 
 ORIENTATIONS = ("hflip", "dihedral")
 
 
-def _random_orientation(x: torch.Tensor, g: torch.Generator, orientations: str, square: bool) -> tuple[torch.Tensor, int]:
-    """A random orientation of (..., H, W) and its index k (``vidrestore.tiling.dihedral``'s numbering).
+def _orientation_count(orientations: str, size: tuple[int, int]) -> int:
+    """How many of ``vidrestore.tiling.dihedral``'s orientations (k = 0 .. n-1) the clips draw from.
 
-    ``hflip``: left-right mirror with probability 1/2 (k = 0 or 1; one draw, as before the option existed).
-    ``dihedral``: any of the 8 flips/transposes, uniformly; only the 4 flips unless the crop is ``square``
-    (a transpose would swap a non-square crop's sides).
+    ``hflip``: 2, a left-right mirror with probability 1/2 (one draw, as before the option existed).
+    ``dihedral``: all 8 flips/transposes, or only the 4 flips if the crop ``size`` is not square
+    (a transpose would swap its sides).
     """
-    k = _randint(g, 2 if orientations == "hflip" else 8 if square else 4)
-    return dihedral(x, k), k
-
-
-def _check_orientations(orientations: str) -> str:
     if orientations not in ORIENTATIONS:
         raise ConfigError(f"orientations must be one of {', '.join(ORIENTATIONS)}, got {orientations!r}")
-    return orientations
+    return 2 if orientations == "hflip" else 8 if size[0] == size[1] else 4
+
+
+def _random_orientation(x: torch.Tensor, g: torch.Generator, n: int) -> tuple[torch.Tensor, int]:
+    """One of the first n orientations of (..., H, W), uniformly, and its index k."""
+    k = _randint(g, n)
+    return dihedral(x, k), k
 
 
 def _frame_indices(n_frames: int, frames: int, stride: int, g: torch.Generator) -> tuple[list[int], int]:
@@ -244,7 +245,7 @@ class VideoFolderClips(ClipDataset):
     def __init__(self, root: str | os.PathLike, frames: int, size: Sequence[int],
                  stride_range: Sequence[int] = (1, 3), orientations: str = "hflip", **kwargs):
         super().__init__(frames, size, **kwargs)
-        self.orientations = _check_orientations(orientations)
+        self.n_orientations = _orientation_count(orientations, self.size)
         self.root = Path(root)
         self.files = list_media(self.root, VIDEO_EXTENSIONS, "video")
         _require_readable(self.files, _probe_video, self.root, "video")
@@ -264,8 +265,7 @@ class VideoFolderClips(ClipDataset):
         except Exception as exc:  # noqa: BLE001 - decord errors
             raise InputError(f"cannot decode frames {indices} of {path}: {exc}") from exc
         clip = frames.permute(0, 3, 1, 2).float() / 255.0  # (T, 3, H, W)
-        clip, k = _random_orientation(_random_crop(clip, self.size, generator), generator, self.orientations,
-                                      self.size[0] == self.size[1])
+        clip, k = _random_orientation(_random_crop(clip, self.size, generator), generator, self.n_orientations)
         return clip, {"kind": "video", "path": str(path), "detail": f"frames {indices[0]}+{stride}k orientation={k}"}
 
 
@@ -292,7 +292,7 @@ class ImageFolderClips(ClipDataset):
                  motion: Mapping[str, Any] | None = None, zoom: Sequence[float] | None = None,
                  orientations: str = "hflip", **kwargs):
         super().__init__(frames, size, **kwargs)
-        self.orientations = _check_orientations(orientations)
+        self.n_orientations = _orientation_count(orientations, self.size)
         self.root = Path(root)
         self.files = list_media(self.root, IMAGE_EXTENSIONS, "image")
         _require_readable(self.files, _probe_image, self.root, "image")
@@ -312,7 +312,7 @@ class ImageFolderClips(ClipDataset):
         if self.zoom is not None:
             image = _zoom_region(image, self.zoom, (self.size[0] + 16, self.size[1] + 16), generator)
         image = _cover(image, (self.size[0] + 16, self.size[1] + 16))  # (3, H, W)
-        image, k = _random_orientation(image, generator, self.orientations, self.size[0] == self.size[1])
+        image, k = _random_orientation(image, generator, self.n_orientations)
         clip = moving_clip(image, self.frames, self.size, generator, **self.motion)  # (T, 3, h, w)
         clip = moving_objects(clip, image, generator, **self.objects)  # (T, 3, h, w)
         return clip, {"kind": "images", "path": str(path), "detail": f"orientation={k}"}
