@@ -3,7 +3,7 @@ finishing the run (e.g. to evaluate, or to start a new run from it with init=).
 
     python training/export_checkpoint.py runs/decoder/ckpt/step_00002000.safetensors out.safetensors
     python training/export_checkpoint.py CKPT OUT --weights model --dtype fp32 --untrained
-    python training/export_checkpoint.py CKPT vidrestore/weights/default.safetensors --inference-steps 1 --window 12 --window-overlap 2
+    python training/export_checkpoint.py CKPT vidrestore/weights/default.safetensors --inference-steps 1 --window 16 --window-overlap 4
 
 The chain is rebuilt from the checkpoint's own training config (its init= file must still exist);
 `--weights ema` (default) takes the EMA copy, `model` the raw parameters. `--inference-steps`, `--window`
