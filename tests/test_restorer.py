@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from vidrestore import Restorer
 from vidrestore.errors import ConfigError, InputError, WeightsError
 from vidrestore.config import LATENT_CH
-from vidrestore.tiling import Accumulator, WindowStream, dihedral, ramp, spans, tiled
+from vidrestore.tiling import HANDOFF_EPS, HANDOFF_MIN_OVERLAP, Accumulator, WindowStream, dihedral, handoff, ramp, spans, tiled
 
 from tests.test_models import activate
 
@@ -43,8 +43,33 @@ def windowed_at_once(fn, frames, window, overlap):
     T = frames.shape[0]
     acc = Accumulator(frames.shape)
     for t0, t1 in spans(T, window, overlap):
-        acc.add(fn(frames[t0:t1]), slice(t0, t1), slice(None), slice(None), ramp(t1 - t0, t0, t1, T, overlap).view(-1, 1, 1, 1))
+        acc.add(fn(frames[t0:t1]), slice(t0, t1), slice(None), slice(None), handoff(t1 - t0, t0, t1, T, overlap).view(-1, 1, 1, 1))
     return acc.canvas
+
+
+def test_handoff_weights():
+    e = torch.tensor(HANDOFF_EPS).item()  # as float32 holds it
+    assert handoff(16, 0, 16, 40, 4).tolist() == [1.0] * 14 + [e, e]  # the first window: hands off its end
+    assert handoff(16, 12, 28, 40, 4).tolist() == [e, e] + [1.0] * 12 + [e, e]
+    assert handoff(16, 24, 40, 40, 4).tolist() == [e, e] + [1.0] * 14  # the last: the clip's end is no seam
+    assert handoff(7, 3, 10, 23, 5).tolist() == [e, e] + [1.0] * 2 + [e, e, e]  # odd: the middle frame goes to the later window
+    assert torch.equal(handoff(12, 10, 22, 40, 2), ramp(12, 10, 22, 40, 2))  # short overlaps stay feathered
+    assert handoff(5, 0, 5, 5, 4).tolist() == [1.0] * 5 and handoff(7, 2, 9, 20, 0).tolist() == [1.0] * 7
+
+
+@pytest.mark.parametrize("T,window,overlap", [(40, 16, 4), (40, 12, 2), (30, 16, 4), (23, 8, 5), (9, 5, 4), (17, 4, 1)])
+def test_window_seams_hand_off(T, window, overlap):
+    """Every frame gets weight 1 from some window, and no frame at a window's inner edge (no neighbours on
+    one side inside its window) is what ships when another window holds that frame deeper inside."""
+    windows = spans(T, window, overlap)
+    total = torch.zeros(T)
+    for t0, t1 in windows:
+        total[t0:t1] += handoff(t1 - t0, t0, t1, T, overlap)
+    assert (total >= 1).all()
+    for (a0, a1), (b0, b1) in zip(windows, windows[1:]):
+        if overlap >= HANDOFF_MIN_OVERLAP:  # the last frame of a window and the first of the next go to the other
+            assert handoff(a1 - a0, a0, a1, T, overlap)[-1] == HANDOFF_EPS
+            assert handoff(b1 - b0, b0, b1, T, overlap)[0] == HANDOFF_EPS
 
 
 def run_stream(stream, frames):

@@ -2,7 +2,7 @@
 
     frames (T,3,H,W) in [0,1]
       -> pad H,W to multiples of 32 (reflect)
-      -> temporal windows of `window` frames (overlap `window_overlap`, feathered)
+      -> temporal windows of `window` frames (overlap `window_overlap`; each half of an overlap from one window)
          -> spatial tiles of `tile` px (overlap `tile_overlap`, feathered)
             -> RestorationChain: LP-VAE encode -> DiT flow sampling -> temporal pixel-aware decode
                (`ensemble` > 1: once per flip/transpose of the tile, the outputs turned back and averaged)

@@ -2,7 +2,8 @@
 
 Blending uses a running weighted mean written as a lerp, canvas += w/(W+w) * (tile - canvas),
 so where overlapping tiles agree the result is bit-identical to them (an identity model tiles
-to exactly its input) and where they disagree the seam is feathered linearly.
+to exactly its input) and where they disagree the seam is feathered linearly (tiles, `ramp`) or
+handed off at the middle of the overlap (temporal windows, `handoff`).
 """
 
 from __future__ import annotations
@@ -62,6 +63,33 @@ def ramp(length: int, start: int, end: int, total: int, overlap: int) -> torch.T
     return w
 
 
+# weight of a window's output on the frames of an overlap that the other window restores
+HANDOFF_EPS = 1e-4
+HANDOFF_MIN_OVERLAP = 4
+
+
+def handoff(length: int, start: int, end: int, total: int, overlap: int) -> torch.Tensor:
+    """1-D temporal weights for the window [start, end) of a `total`-frame clip: of the `overlap` frames
+    it shares with a neighbouring window, the half nearer its own edge goes to the neighbour (weight
+    HANDOFF_EPS here, never 0), so each frame of an overlap comes from the window in which it has more
+    neighbours on both sides. A frame at a window's edge has no neighbours on one side and restores
+    ~0.3 dB worse; feathering would still mix it in. Below HANDOFF_MIN_OVERLAP frames both halves sit
+    within a frame of an edge and the feathered mean of the two does better, so those overlaps get `ramp`'s
+    weights (measured on 40-frame clips at sigma 25, model card "Temporal windows": 16/4 31.391 dB feathered,
+    31.395 handed off, worst frame -0.10 / -0.025 dB against one window; 12/2 31.358 feathered, 31.346 handed off)."""
+    if overlap < HANDOFF_MIN_OVERLAP:
+        return ramp(length, start, end, total, overlap)
+    w = torch.ones(length)
+    n = min(overlap, length)
+    if n > 0:
+        near_start, near_end = n // 2, n - n // 2  # an odd middle frame goes to the later window
+        if start > 0:
+            w[:near_start] = HANDOFF_EPS
+        if end < total:
+            w[length - near_end:] = HANDOFF_EPS
+    return w
+
+
 class Accumulator:
     """Running feathered mean over overlapping blocks of a (T,C,H,W) canvas."""
 
@@ -98,14 +126,14 @@ def tiled(fn, frames: torch.Tensor, noise: torch.Tensor, tile: int, overlap: int
 
 
 class WindowStream:
-    """fn over temporal windows of `window` frames overlapping by `overlap`, feathered in time, for a
+    """fn over temporal windows of `window` frames overlapping by `overlap`, handed off in time (`handoff`), for a
     stream of frames: push them one at a time; each frame's output comes back as soon as no later
     window can change it.
 
     The windows are those of `spans(T, window, overlap)` for the stream's length T, which is only known
     at `close()`: window [s, s + window) is not the last one exactly when frame s + window exists, so it
-    runs as soon as that frame arrives, and the last one (aligned to the end) runs at close. Feathering
-    (`ramp`) and the order of the running means are those of the whole clip's windows accumulated on one
+    runs as soon as that frame arrives, and the last one (aligned to the end) runs at close. The weights
+    (`handoff`: each half of an overlap from the window it is more central in) and the order of the running means are those of the whole clip's windows accumulated on one
     canvas (`Accumulator`), so the outputs are bit-identical to that, whatever the stream's length, while
     at most window + (window - overlap) frames are held.
 
@@ -153,8 +181,8 @@ class WindowStream:
         if self.on_window is not None:
             self.on_window(t0, t1)
         out = self.fn(torch.stack([self.inputs[t] for t in range(t0, t1)]))
-        # a window that is not the last ends before the stream does: it fades out (ramp's end < total)
-        w = ramp(t1 - t0, t0, t1, total if total is not None else t1 + 1, self.overlap)
+        # a window that is not the last ends before the stream does: it hands off (end < total)
+        w = handoff(t1 - t0, t0, t1, total if total is not None else t1 + 1, self.overlap)
         for k, t in enumerate(range(t0, t1)):
             wk = w[k]
             if t not in self.sums:  # the first window: the mean is the block (lerp from 0 with weight 1), copied
