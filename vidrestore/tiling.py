@@ -126,15 +126,16 @@ def tiled(fn, frames: torch.Tensor, noise: torch.Tensor, tile: int, overlap: int
 
 
 class WindowStream:
-    """fn over temporal windows of `window` frames overlapping by `overlap`, handed off in time (`handoff`), for a
-    stream of frames: push them one at a time; each frame's output comes back as soon as no later
-    window can change it.
+    """fn over temporal windows of `window` frames overlapping by `overlap`, handed off in time
+    (`handoff`), for a stream of frames: push them one at a time; each frame's output comes back as soon
+    as no later window can change it.
 
     The windows are those of `spans(T, window, overlap)` for the stream's length T, which is only known
     at `close()`: window [s, s + window) is not the last one exactly when frame s + window exists, so it
     runs as soon as that frame arrives, and the last one (aligned to the end) runs at close. The weights
-    (`handoff`: each half of an overlap from the window it is more central in) and the order of the running means are those of the whole clip's windows accumulated on one
-    canvas (`Accumulator`), so the outputs are bit-identical to that, whatever the stream's length, while
+    (`handoff`: each half of an overlap from the window it is more central in) and the order of the
+    running means are those of the whole clip's windows accumulated on one canvas (`Accumulator`), so
+    the outputs are bit-identical to that, whatever the stream's length, while
     at most window + (window - overlap) frames are held.
 
     Positions below `skip_before` need no output: windows made only of them do not run, and their outputs
