@@ -21,9 +21,10 @@ from vidrestore.weights_io import BUILTIN_DIR
 pytestmark = pytest.mark.skipif(not (BUILTIN_DIR / "default.safetensors").is_file(), reason="no shipped weights")
 
 CLIP = Path(__file__).parent / "data" / "bikes_5x96x128.png"
-# measured with the v0.26 default weights (2-core CPU, 2026-12-01): +9.09 dB at sigma 25 (+9.06 through the
+# measured with the v0.27 default weights (2-core CPU, 2026-12-01): +9.14 dB at sigma 25 (+9.11 through the
 # VapourSynth filter, which feeds repeated edge frames as context), +0.02 dB on H.264 CRF 37 (its fallback gate
-# returns nearly the input; v0.25: +9.06 / +0.02,
+# returns nearly the input; v0.26: +9.09 / +0.02,
+# v0.25: +9.06 / +0.02,
 # v0.24: +9.03 / +0.03,
 # v0.23: +9.02 / +0.02,
 # v0.22: +9.00 / +0.02,
