@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The decoder stage of the `default` weights v0.28 (in training): the v0.27 decoder trained one more cycle of v0.26's
+# A probe, not shipped (training/RUNS.md, v0.28: it gained nothing over v0.27): the v0.27 decoder trained one more cycle of v0.26's
 # recipe (tiny_default_decoder_v26_cpu.sh: clips in all 8 orientations, step 1600 of a 2400-step cosine, a 16/4-window
 # export) on fresh samples (seed 210; the later seed= wins over the recipe's own):
 #
