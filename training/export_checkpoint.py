@@ -6,8 +6,9 @@ finishing the run (e.g. to evaluate, or to start a new run from it with init=).
     python training/export_checkpoint.py CKPT vidrestore/weights/default.safetensors --inference-steps 1 --window 16 --window-overlap 4
 
 The chain is rebuilt from the checkpoint's own training config (its init= file must still exist);
-`--weights ema` (default) takes the EMA copy, `model` the raw parameters. `--inference-steps`, `--window`
-and `--window-overlap` set the file's inference defaults (DiT sampling steps, temporal window).
+`--weights ema` (default) takes the EMA copy, `model` the raw parameters. `--inference-steps`, `--window`,
+`--window-overlap` and `--refine` set the file's inference defaults (DiT sampling steps, temporal window,
+guided refinement); `training/set_inference.py` changes them in a finished weights file.
 """
 
 from __future__ import annotations
@@ -26,8 +27,27 @@ from training import common as C  # noqa: E402
 from vidrestore.errors import VidrestoreError  # noqa: E402
 
 
+def set_inference(cfg, steps: int | None = None, window: int | None = None, window_overlap: int | None = None,
+                  refine: float | None = None) -> None:
+    """Set a chain config's inference defaults in place (None leaves a value as it is); ConfigError if invalid."""
+    inference = dict(cfg.inference)  # the file's defaults: DiT sampling steps, temporal window, refinement
+    for key, flag, value, low in (("steps", "--inference-steps", steps, 1), ("window", "--window", window, 1),
+                                  ("window_overlap", "--window-overlap", window_overlap, 0), ("refine", "--refine", refine, 0)):
+        if value is not None:
+            if value < low:
+                raise C.ConfigError(f"{flag} must be >= {low}, got {value}")
+            inference[key] = value
+    if inference["window_overlap"] >= inference["window"]:
+        raise C.ConfigError(f"--window-overlap ({inference['window_overlap']}) must be smaller than the window ({inference['window']})")
+    OmegaConf.set_readonly(cfg, False)
+    for key, value in inference.items():
+        cfg.inference[key] = value
+    OmegaConf.set_readonly(cfg, True)
+
+
 def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", trained: bool = True,
-           inference_steps: int | None = None, window: int | None = None, window_overlap: int | None = None) -> Path:
+           inference_steps: int | None = None, window: int | None = None, window_overlap: int | None = None,
+           refine: float | None = None) -> Path:
     if not ckpt.is_file():
         raise C.ConfigError(f"checkpoint not found: {ckpt}")
     with safe_open(str(ckpt), framework="pt") as f:
@@ -41,19 +61,7 @@ def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", tra
     cfg = OmegaConf.create(meta["config"])
     chain = C.build_chain(cfg, C.Env(torch.device("cpu")))
     chain.pixel_decoder.load_state_dict(state)  # (copies cast to the model's dtype)
-    inference = dict(chain.cfg.inference)  # the file's defaults: DiT sampling steps, temporal window
-    for key, flag, value, low in (("steps", "--inference-steps", inference_steps, 1), ("window", "--window", window, 1),
-                                  ("window_overlap", "--window-overlap", window_overlap, 0)):
-        if value is not None:
-            if value < low:
-                raise C.ConfigError(f"{flag} must be >= {low}, got {value}")
-            inference[key] = value
-    if inference["window_overlap"] >= inference["window"]:
-        raise C.ConfigError(f"--window-overlap ({inference['window_overlap']}) must be smaller than the window ({inference['window']})")
-    OmegaConf.set_readonly(chain.cfg, False)
-    for key, value in inference.items():
-        chain.cfg.inference[key] = value
-    OmegaConf.set_readonly(chain.cfg, True)
+    set_inference(chain.cfg, steps=inference_steps, window=window, window_overlap=window_overlap, refine=refine)
     return C.export_chain(chain, out, "decoder", trained=trained, dtype=dtype, steps=meta["step"],
                           latent=str(cfg.latent), perceptual=str(cfg.loss.perceptual))
 
@@ -68,10 +76,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--inference-steps", type=int, help="DiT sampling steps the file defaults to (default: the config's)")
     p.add_argument("--window", type=int, help="frames per temporal window the file defaults to (default: the config's)")
     p.add_argument("--window-overlap", type=int, help="overlap of the temporal windows (default: the config's)")
+    p.add_argument("--refine", type=float, help="guided refinement strength the file defaults to (default: the config's)")
     a = p.parse_args(argv)
     try:
         print(export(a.checkpoint, a.out, a.weights, a.dtype, trained=not a.untrained, inference_steps=a.inference_steps,
-                     window=a.window, window_overlap=a.window_overlap))
+                     window=a.window, window_overlap=a.window_overlap, refine=a.refine))
     except VidrestoreError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -81,6 +81,9 @@ class InferenceConfig:
     window_overlap: int = 2
     seed: int = 0
     ensemble: int = 1  # one of ENSEMBLES: flips/transposes of each tile averaged (Restorer: self_ensemble)
+    refine: float = 0.0  # guided refinement of each output frame (models/refine.py); 0 = off, tuned per weights file
+    refine_kernel: int = 5  # its box size in pixels (odd)
+    refine_passes: int = 2  # 1 or 2 guided-filter passes
 
 
 @dataclass

@@ -6,7 +6,8 @@
          -> spatial tiles of `tile` px (overlap `tile_overlap`, feathered)
             -> RestorationChain: LP-VAE encode -> DiT flow sampling -> temporal pixel-aware decode
                (`ensemble` > 1: once per flip/transpose of the tile, the outputs turned back and averaged)
-      -> crop, clamp -> (T,3,H,W) float32 on the CPU
+      -> crop, clamp -> guided refinement of each frame against its degraded input (`refine` > 0; models/refine.py)
+      -> (T,3,H,W) float32 on the CPU in [0,1]
 
 `restore` takes a clip in memory; `stream` gives the same frames, bit for bit, over a stream of any
 length (the video pipeline: one stream per shot), holding only about two windows of frames.
@@ -24,6 +25,7 @@ from vidrestore.config import ENSEMBLES, FACTOR, LATENT_CH, load_model_config
 from vidrestore.errors import ConfigError, InputError, WeightsError
 from vidrestore.models.chain import RestorationChain
 from vidrestore.models.layers import deploy_all
+from vidrestore.models.refine import guided_refine
 from vidrestore.tiling import WindowStream, dihedral, pad_to_multiple, tiled
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -57,7 +59,7 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
 
 class Restorer:
     def __init__(self, chain: RestorationChain, cfg, *, device="auto", precision=None, tile=None, tile_overlap=None,
-                 window=None, window_overlap=None, steps=None, seed=None, ensemble=None):
+                 window=None, window_overlap=None, steps=None, seed=None, ensemble=None, refine=None):
         inf = cfg.inference
         self.cfg = cfg
         self.device = pick_device(device)
@@ -74,6 +76,8 @@ class Restorer:
         self.steps = int(steps if steps is not None else inf.steps)
         self.seed = int(seed if seed is not None else inf.seed)
         self.ensemble = int(ensemble if ensemble is not None else inf.ensemble)
+        self.refine = float(refine if refine is not None else inf.refine)
+        self.refine_kernel, self.refine_passes = int(inf.refine_kernel), int(inf.refine_passes)
         self._validate()
         self.chain = chain.eval().to(self.device)
         self._deployed = False
@@ -91,6 +95,12 @@ class Restorer:
             raise ConfigError(f"steps must be in [1, 1000], got {self.steps}")
         if self.ensemble not in ENSEMBLES:
             raise ConfigError(f"ensemble must be one of {', '.join(map(str, ENSEMBLES))} (flips/transposes averaged), got {self.ensemble}")
+        if not 0 <= self.refine <= 10:
+            raise ConfigError(f"refine strength must be in [0, 10] (0 = off), got {self.refine}")
+        if self.refine_kernel < 3 or self.refine_kernel % 2 == 0:
+            raise ConfigError(f"inference.refine_kernel must be an odd number >= 3, got {self.refine_kernel}")
+        if self.refine_passes not in (1, 2):
+            raise ConfigError(f"inference.refine_passes must be 1 or 2, got {self.refine_passes}")
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -174,6 +184,7 @@ class RestoreStream:
         self.r = restorer
         self.size: tuple[int, int] | None = None
         self.noise: torch.Tensor | None = None
+        self.pending: list[torch.Tensor] = []  # degraded frames whose outputs have not come back yet (for refine)
         self.windows = WindowStream(self._window, restorer.window, restorer.window_overlap, skip_before, on_window)
 
     def _window(self, x: torch.Tensor) -> torch.Tensor:
@@ -188,7 +199,10 @@ class RestoreStream:
             self.size = tuple(frame.shape[-2:])
         elif tuple(frame.shape[-2:]) != self.size:
             raise InputError(f"frame size changed within a clip: {tuple(frame.shape[-2:])} after {self.size}")
-        x, _ = pad_to_multiple(frame.float().cpu(), FACTOR)
+        frame = frame.float().cpu()
+        if self.r.refine > 0:
+            self.pending.append(frame)
+        x, _ = pad_to_multiple(frame, FACTOR)
         if self.noise is None:
             self.noise = self.r.noise(x.shape[-2] // FACTOR, x.shape[-1] // FACTOR)
         return self._finish(self.windows.push(x))
@@ -198,4 +212,12 @@ class RestoreStream:
 
     def _finish(self, outs: list[torch.Tensor | None]) -> list[torch.Tensor | None]:
         H, W = self.size or (0, 0)
-        return [o[..., :H, :W].clamp(0, 1) if o is not None else None for o in outs]
+        done = []
+        for o in outs:
+            lq = self.pending.pop(0) if self.r.refine > 0 else None
+            if o is not None:
+                o = o[..., :H, :W].clamp(0, 1)
+                if lq is not None:
+                    o = guided_refine(o[None], lq[None], self.r.refine, self.r.refine_kernel, self.r.refine_passes)[0].clamp(0, 1)
+            done.append(o)
+        return done

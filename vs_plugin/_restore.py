@@ -29,6 +29,7 @@ def restore(
     steps: int | None = None,
     seed: int = 0,
     ensemble: int | None = None,
+    refine: float | None = None,
     num_streams: int = 1,
     scene_detect: bool = False,
     scene_threshold: float = DEFAULT_THRESHOLD,
@@ -44,7 +45,7 @@ def restore(
         clip: constant-format, constant-size RGB, YUV (any subsampling) or GRAY clip,
             8-16 bit integer, half or single float.
         model: ``"default"`` (the shipped weights), a path to a ``.safetensors`` file, or a
-            ready ``vidrestore.restorer.Restorer`` (then leave ``device`` .. ``ensemble`` at their
+            ready ``vidrestore.restorer.Restorer`` (then leave ``device`` .. ``refine`` at their
             defaults: they are fixed when the Restorer is created).
         device: ``"auto"`` (first GPU, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``. Unset: fp16 for half-float clips
@@ -56,6 +57,8 @@ def restore(
         seed: noise seed; output is a deterministic function of input and seed.
         ensemble: 1, 2, 4 or 8: average the model over that many flips/transposes of each tile
             (a quality mode, that many times slower; model default, 1, if unset).
+        refine: strength of the guided refinement of each restored frame against the noise the
+            network left on flat areas (0 = off; the weights file's tuned value if unset).
         num_streams: model calls allowed to run at once (1 .. ``core.num_threads``); on CUDA
             each gets its own stream.
         scene_detect: also detect scene cuts (mean absolute luma difference between
@@ -85,7 +88,7 @@ def restore(
     overrides.validate()
     half_io = working_format(clip) == vs.RGBH
     options = RuntimeOptions(device=device, precision=precision, tile=tile, tile_overlap=tile_overlap,
-                             window=window, steps=steps, seed=seed, ensemble=ensemble)
+                             window=window, steps=steps, seed=seed, ensemble=ensemble, refine=refine)
     restorer = load_restorer(model, options, half_io=half_io)
     plan = BlockPlan(clip.num_frames, _check_chunk(chunk, restorer), int(restorer.context))
 

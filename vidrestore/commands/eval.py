@@ -31,6 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--steps", type=int, default=None, help="diffusion steps (default: the model's)")
     model.add_argument("--ensemble", type=int, default=None, choices=ENSEMBLES,
                        help="average over N flips/transposes of each tile (N times slower; default: the model's, 1)")
+    model.add_argument("--refine", type=float, default=None, metavar="STRENGTH",
+                       help="guided refinement strength, 0 = off (default: the model's)")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (our model and FFDNet)")
     model.add_argument("--precision", default="fp32", help="fp32, bf16, fp16")
     model.add_argument("--tile", type=int, default=None, help="spatial tile size (default: untiled)")
@@ -60,7 +62,7 @@ def _methods(args: argparse.Namespace):
                 raise InputError("method 'model' needs --model WEIGHTS (or --model-config YAML)")
             methods.append(ModelMethod(args.model, args.model_config, device=args.device, precision=args.precision,
                                        tile=args.tile, steps=args.steps, seed=args.seed,
-                                       ensemble=args.ensemble))
+                                       ensemble=args.ensemble, refine=args.refine))
         elif name == "input":
             methods.append(InputMethod())
         elif name in PEERS and auto and PEERS[name].available():

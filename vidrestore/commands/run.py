@@ -60,6 +60,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ensemble", type=int, choices=ENSEMBLES, default=None, metavar="N",
                    help="quality mode: average the model over N flips/transposes of each tile, N times "
                         "slower (%(choices)s) " + _FROM_MODEL)
+    g.add_argument("--refine", type=float, default=None, metavar="STRENGTH",
+                   help="guided refinement of each restored frame against the noise the network leaves on flat "
+                        "areas, 0 = off " + _FROM_MODEL)
     g.add_argument("--batch-size", type=int, default=16, metavar="FRAMES",
                    help="frames per model call for restorers without temporal windows; the vidrestore "
                         "models restore each shot one --window at a time and ignore it")
@@ -200,7 +203,7 @@ def main(args: argparse.Namespace) -> int:
     runtime = {k: v for k, v in dict(device=args.device, precision=args.precision, tile=args.tile,
                                       tile_overlap=args.tile_overlap, window=args.window,
                                       window_overlap=args.window_overlap, steps=args.steps,
-                                      seed=args.seed, ensemble=args.ensemble).items() if v is not None}
+                                      seed=args.seed, ensemble=args.ensemble, refine=args.refine).items() if v is not None}
     restorer = Restorer.from_pretrained(args.model, **runtime)
 
     options = RunOptions(chunk_size=args.batch_size, scene_threshold=args.scene_threshold, start=start, end=end,

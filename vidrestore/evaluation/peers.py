@@ -123,6 +123,7 @@ class ModelMethod(Method):
         steps: int | None = None,
         seed: int = 0,
         ensemble: int | None = None,
+        refine: float | None = None,
         name: str = "model",
     ) -> None:
         super().__init__()
@@ -131,12 +132,12 @@ class ModelMethod(Method):
         from vidrestore import Restorer
 
         kwargs = {"device": device, "precision": precision, "tile": tile, "window": window, "steps": steps, "seed": seed,
-                  "ensemble": ensemble}
+                  "ensemble": ensemble, "refine": refine}
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         self.name = name
         self.source = weights or config
         self.restorer = Restorer.from_pretrained(weights, **kwargs) if weights else Restorer.from_config(config, **kwargs)
-        self.params = {k: v for k, v in kwargs.items() if k in ("precision", "tile", "steps", "ensemble")}
+        self.params = {k: v for k, v in kwargs.items() if k in ("precision", "tile", "steps", "ensemble", "refine")}
 
     def __call__(self, clip: torch.Tensor, info: Any) -> torch.Tensor:
         return self.restorer.restore(clip)

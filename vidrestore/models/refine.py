@@ -1,0 +1,49 @@
+"""Guided refinement: a parameter-free last stage after the chain, against the noise it leaves on flat areas.
+
+The decoder predicts a correction of the degraded frame (decoder.residual), so every bit of noise it removes it
+must cancel pixel by pixel; on flat areas it leaves some (benchmarks/flat_areas.py: ~36 dB on flat ramps at
+σ = 25, where FFDNet reaches 46-48). A colour guided filter (He et al., "Guided Image Filtering", 2010; kornia's
+`guided_blur`) removes what is left while keeping edges, with its ε set from the noise the network removed:
+
+    out, lq (T,3,H,W)                                     per frame:
+      s   = 1.4826 · median |lq - out|                    the noise the network removed (robust σ estimate)
+      eps = (strength · s)²                               below eps a local variance counts as noise
+      g   = guided_blur(guide=out, out, k, eps)           pass 1: edge-aware smoothing of the output
+      out = guided_blur(guide=g,   out, k, eps)           pass 2: again, guided by the cleaner pass-1 image
+
+Where the network removed (almost) nothing (s < 0.5/255: a clean or only compressed frame, where the fallback
+gate returns the input), the frame passes through untouched. `strength` is tuned per weights file, on training
+photos (MODEL_CARD.md): it measures how much of the removed noise the network left behind.
+"""
+
+from __future__ import annotations
+
+import kornia
+import torch
+
+MIN_SIGMA = 0.5 / 255  # below this much removed noise a frame is left as the network made it
+MIN_EPS = 1e-6  # keeps the 3x3 solves of the colour guided filter regular on perfectly flat patches
+
+
+def removed_sigma(lq: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """(T,3,H,W) x2 -> (T,): robust standard deviation (1.4826 · median absolute value) of lq - out per frame."""
+    return (lq - out).abs().flatten(1).median(dim=1).values * 1.4826
+
+
+def guided_refine(out: torch.Tensor, lq: torch.Tensor, strength: float, kernel: int = 5, passes: int = 2) -> torch.Tensor:
+    """out, lq: float (T,3,H,W) in [0,1] -> (T,3,H,W): `out` refined frame by frame (see the module docstring).
+
+    strength 0 returns `out` itself. Frames run one at a time, so memory does not grow with T.
+    """
+    if strength <= 0:
+        return out
+    frames = []
+    for o, s in zip(out.split(1), removed_sigma(lq, out).tolist()):  # o: (1,3,H,W)
+        if s >= MIN_SIGMA:
+            eps = max((strength * s) ** 2, MIN_EPS)
+            guide = o
+            for _ in range(passes):
+                guide = kornia.filters.guided_blur(guide, o, (kernel, kernel), eps)
+            o = guide
+        frames.append(o)
+    return torch.cat(frames)
