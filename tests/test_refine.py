@@ -58,6 +58,13 @@ def test_residual_noise_drops_and_the_edge_stays():
     assert psnr(guided_refine(out, lq, 5.0), clean) < psnr(ref, clean)  # too strong smooths the ramp away: it can lose
 
 
+def test_gradients_flow_through_it():
+    _, lq, out = noisy_case()
+    out = out.clone().requires_grad_(True)
+    guided_refine(out, lq, 0.2).pow(2).sum().backward()
+    assert torch.isfinite(out.grad).all() and out.grad.abs().sum() > 0
+
+
 def test_restorer_applies_it_per_frame_and_streams_bit_exactly():
     x = textured(7, 40, 50)
     x = (x + torch.randn(x.shape, generator=torch.Generator().manual_seed(3)) * 0.1).clamp(0, 1)

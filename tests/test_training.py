@@ -1,6 +1,7 @@
 """The training stack end to end on tiny generated data (CPU, seconds per stage)."""
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -237,6 +238,39 @@ def test_train_parts_fits_only_the_named_parts(chain_runs, image_root, tmp_path)
     assert changed and all(k.startswith("pixel_decoder.confidence.") for k in changed), changed
     with pytest.raises(ConfigError, match="no part 'gate'"):
         run("decoder", image_root, tmp_path / "typo", f"init={init}", "steps=1", "train_parts=[confidence,gate]")
+
+
+def test_training_through_the_guided_refinement_and_storing_it_in_the_file(chain_runs, image_root, tmp_path, capsys,
+                                                                           monkeypatch):
+    from training import set_inference, tune_refine
+
+    calls, real = [], finetune_decoder.guided_refine
+    monkeypatch.setattr(finetune_decoder, "guided_refine", lambda *a: calls.append(a[2:]) or real(*a))
+    init = chain_runs / "decoder" / "export.safetensors"
+    run("decoder", image_root, tmp_path / "plain", f"init={init}", "steps=1")
+    assert calls and {c[0] for c in calls} == {0.0}
+    calls.clear()
+    refined = run("decoder", image_root, tmp_path / "ref", f"init={init}", "steps=1", "loss.refine=0.3", "checkpoint_every=1",
+                  "loss.refine_passes=1")
+    assert set(calls) == {(0.3, 5, 1)}  # the losses (and validation) saw the refined output
+    assert math.isfinite(next(r["loss"] for r in refined if "loss" in r))
+    out = export_checkpoint.export(tmp_path / "ref" / "ckpt" / "step_00000001.safetensors", tmp_path / "r.safetensors",
+                                   dtype="fp32", refine=0.3)
+    state, cfg, _ = W.load(out)
+    assert cfg.inference.refine == 0.3
+    again = set_inference.rewrite(out, tmp_path / "r2.safetensors", refine=0.0, refine_passes=1)
+    state2, cfg2, meta2 = W.load(again)
+    assert (cfg2.inference.refine, cfg2.inference.refine_passes, cfg2.inference.window) == (0.0, 1, cfg.inference.window)
+    assert state2.keys() == state.keys() and all(torch.equal(state[k], state2[k]) for k in state)
+    with pytest.raises(ConfigError, match="--refine"):
+        set_inference.rewrite(out, tmp_path / "x.safetensors", refine=-1)
+    # tuning on (here: generated) training photos writes the best grid point into the file
+    tune_refine.main(["--model", str(again), "--data", str(image_root / "imgs"), "--photos", "1", "--size", "64x48",
+                      "--sigmas", "25", "--strengths", "0.1,0.4", "--kernels", "3", "--passes", "2", "--write"])
+    best = capsys.readouterr().out.splitlines()[-2]
+    assert best.startswith("best: kernel 3, passes 2, strength ")
+    assert W.load(again)[1].inference.refine == float(best.rsplit(" ", 1)[1])
+    assert (W.load(again)[1].inference.refine_kernel, W.load(again)[1].inference.refine_passes) == (3, 2)
 
 
 def test_psnr_loss_is_the_mean_log_mse_over_clips():

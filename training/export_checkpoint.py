@@ -28,11 +28,13 @@ from vidrestore.errors import VidrestoreError  # noqa: E402
 
 
 def set_inference(cfg, steps: int | None = None, window: int | None = None, window_overlap: int | None = None,
-                  refine: float | None = None) -> None:
+                  refine: float | None = None, refine_kernel: int | None = None, refine_passes: int | None = None) -> None:
     """Set a chain config's inference defaults in place (None leaves a value as it is); ConfigError if invalid."""
     inference = dict(cfg.inference)  # the file's defaults: DiT sampling steps, temporal window, refinement
     for key, flag, value, low in (("steps", "--inference-steps", steps, 1), ("window", "--window", window, 1),
-                                  ("window_overlap", "--window-overlap", window_overlap, 0), ("refine", "--refine", refine, 0)):
+                                  ("window_overlap", "--window-overlap", window_overlap, 0), ("refine", "--refine", refine, 0),
+                                  ("refine_kernel", "--refine-kernel", refine_kernel, 3),
+                                  ("refine_passes", "--refine-passes", refine_passes, 1)):
         if value is not None:
             if value < low:
                 raise C.ConfigError(f"{flag} must be >= {low}, got {value}")

@@ -5,6 +5,7 @@ degraded frames), the decoder, the temporal layers, the fallback (confidence) he
 
     z    = clean latent | clean latent + noise | DiT restoration of the degraded latent (latent=dit)
     out  = decoder(z, degraded frames, T)                                  (B*T,3,H,W)
+           [then, with loss.refine > 0, the inference-time guided refinement of that strength]
     loss = L1 + perceptual + temporal(frame differences) + hinge 3D PatchGAN (adaptive weight)
            + L1 of the restoration path before the fallback gate (aux_rgb)
            + no-harm: per clip, the log-MSE by which the output is worse than the degraded input
@@ -34,6 +35,7 @@ from einops import rearrange  # noqa: E402
 from training import common as C  # noqa: E402
 from training.losses import (PatchDiscriminator, Perceptual, adaptive_weight,  # noqa: E402
                              hinge_g_loss, log_mse_loss, no_harm_loss, temporal_difference_loss)
+from vidrestore.models.refine import guided_refine  # noqa: E402
 from vidrestore.models.sampler import sample_flow  # noqa: E402
 
 DEFAULT = C.REPO / "configs" / "train" / "decoder.yaml"
@@ -53,6 +55,12 @@ def decoder_latent(chain, gt, lq, cfg, g: torch.Generator):
         noise = torch.randn((1, *cond.shape[1:]), generator=g).to(cond)  # shared by the clip's frames
         return vae.denormalize(sample_flow(chain.dit, cond, noise, cfg.latent_steps))
     raise C.ConfigError(f"latent must be clean, noisy or dit, got '{cfg.latent}'")
+
+
+def refined(out: torch.Tensor, lq: torch.Tensor, cfg) -> torch.Tensor:
+    """The output as inference returns it: the guided refinement of strength loss.refine (0: out itself)."""
+    loss = cfg.loss
+    return guided_refine(out, lq, float(loss.get("refine", 0)), int(loss.get("refine_kernel", 5)), int(loss.get("refine_passes", 2)))
 
 
 def main(cfg):
@@ -112,7 +120,7 @@ def main(cfg):
         use_gan = cfg.loss.gan_weight > 0 and step > cfg.loss.gan_start
         with C.autocast(cfg, env):
             parts = dec_ddp(z, lq, T, parts=True)
-            out = parts["out"]
+            out = refined(parts["out"], lq, cfg)
             l1 = (out - gt).abs().mean()
             clip = lambda x: rearrange(x, "(b t) c h w -> b t c h w", t=T)
             rec = cfg.loss.l1 * l1 + cfg.loss.perceptual_weight * perceptual(out.float(), gt)
@@ -178,7 +186,7 @@ def validate(chain, ema, val, cfg, env, log, step):
                 lq = lq.to(env.device)
                 z = decoder_latent(chain, gt, lq, cfg, torch.Generator().manual_seed(i))
                 parts = dec(z, lq, gt.shape[0], parts=True)
-                psnr, ssim = C.psnr_ssim(parts["out"], gt)
+                psnr, ssim = C.psnr_ssim(refined(parts["out"], lq, cfg), gt)
                 sums["out"] += psnr
                 sums["ssim"] += ssim
                 sums["rgb"] += C.psnr_ssim(parts["rgb"], gt)[0]

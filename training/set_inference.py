@@ -19,6 +19,14 @@ from vidrestore import weights_io as W  # noqa: E402
 from vidrestore.errors import VidrestoreError  # noqa: E402
 
 
+def rewrite(path: str | Path, out: str | Path | None = None, **values) -> Path:
+    """Copy weights file `path` to `out` (default: over itself) with inference defaults `values` (set_inference's)."""
+    state, cfg, meta = W.load(W.resolve(path))
+    set_inference(cfg, **values)
+    extra = {k: v for k, v in meta.items() if k not in ("format", "config", "trained")}
+    return W.save(out or W.resolve(path), state, cfg, trained=meta.get("trained") == "true", **extra)
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("weights", type=Path)
@@ -27,12 +35,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--window", type=int, help="frames per temporal window")
     p.add_argument("--window-overlap", type=int, help="overlap of the temporal windows")
     p.add_argument("--refine", type=float, help="guided refinement strength (0 = off)")
+    p.add_argument("--refine-kernel", type=int, help="guided refinement box size (odd)")
+    p.add_argument("--refine-passes", type=int, choices=(1, 2), help="guided refinement passes")
     a = p.parse_args(argv)
     try:
-        state, cfg, meta = W.load(W.resolve(a.weights))
-        set_inference(cfg, steps=a.inference_steps, window=a.window, window_overlap=a.window_overlap, refine=a.refine)
-        extra = {k: v for k, v in meta.items() if k not in ("format", "config", "trained")}
-        print(W.save(a.out or a.weights, state, cfg, trained=meta.get("trained") == "true", **extra))
+        print(rewrite(a.weights, a.out, steps=a.inference_steps, window=a.window, window_overlap=a.window_overlap,
+                      refine=a.refine, refine_kernel=a.refine_kernel, refine_passes=a.refine_passes))
     except VidrestoreError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
