@@ -184,7 +184,6 @@ class RestoreStream:
         self.r = restorer
         self.size: tuple[int, int] | None = None
         self.noise: torch.Tensor | None = None
-        self.pending: list[torch.Tensor] = []  # degraded frames whose outputs have not come back yet (for refine)
         self.windows = WindowStream(self._window, restorer.window, restorer.window_overlap, skip_before, on_window)
 
     def _window(self, x: torch.Tensor) -> torch.Tensor:
@@ -199,10 +198,7 @@ class RestoreStream:
             self.size = tuple(frame.shape[-2:])
         elif tuple(frame.shape[-2:]) != self.size:
             raise InputError(f"frame size changed within a clip: {tuple(frame.shape[-2:])} after {self.size}")
-        frame = frame.float().cpu()
-        if self.r.refine > 0:
-            self.pending.append(frame)
-        x, _ = pad_to_multiple(frame, FACTOR)
+        x, _ = pad_to_multiple(frame.float().cpu(), FACTOR)
         if self.noise is None:
             self.noise = self.r.noise(x.shape[-2] // FACTOR, x.shape[-1] // FACTOR)
         return self._finish(self.windows.push(x))
@@ -213,11 +209,11 @@ class RestoreStream:
     def _finish(self, outs: list[torch.Tensor | None]) -> list[torch.Tensor | None]:
         H, W = self.size or (0, 0)
         done = []
-        for o in outs:
-            lq = self.pending.pop(0) if self.r.refine > 0 else None
+        for o, x in zip(outs, self.windows.emitted_inputs, strict=True):  # x: the (padded) degraded frame of o
             if o is not None:
                 o = o[..., :H, :W].clamp(0, 1)
-                if lq is not None:
-                    o = guided_refine(o[None], lq[None], self.r.refine, self.r.refine_kernel, self.r.refine_passes)[0].clamp(0, 1)
+                if self.r.refine > 0:
+                    lq = x[None, :, :H, :W]
+                    o = guided_refine(o[None], lq, self.r.refine, self.r.refine_kernel, self.r.refine_passes)[0].clamp(0, 1)
             done.append(o)
         return done

@@ -139,7 +139,8 @@ class WindowStream:
     at most window + (window - overlap) frames are held.
 
     Positions below `skip_before` need no output: windows made only of them do not run, and their outputs
-    come back as None. `on_window(t0, t1)` is called before each window runs.
+    come back as None. `on_window(t0, t1)` is called before each window runs. After each push/close,
+    `emitted_inputs` holds the input frames of the outputs it returned, in the same order.
     """
 
     def __init__(self, fn, window: int, overlap: int, skip_before: int = 0, on_window=None):
@@ -152,6 +153,7 @@ class WindowStream:
         self.n = 0  # frames pushed
         self.next_start = 0  # start of the next window that is not the last
         self.emitted = 0  # outputs returned
+        self.emitted_inputs: list[torch.Tensor] = []  # the inputs of the outputs the last push/close returned
         self.closed = False
 
     def push(self, frame: torch.Tensor) -> list[torch.Tensor | None]:
@@ -169,6 +171,7 @@ class WindowStream:
     def close(self) -> list[torch.Tensor | None]:
         """End of the stream: runs the last window; returns the remaining outputs, in order."""
         if self.closed:
+            self.emitted_inputs = []
             return []
         self.closed = True
         T = self.n
@@ -195,11 +198,12 @@ class WindowStream:
             self.sums[t] = (torch.lerp(mean, block, wk / weight), weight)  # the running mean of Accumulator.add
 
     def _emit(self, final: int) -> list[torch.Tensor | None]:
-        outs = []
+        outs, self.emitted_inputs = [], []
         while self.emitted < final:
             t = self.emitted
             entry = self.sums.pop(t, None)
             outs.append(entry[0] if entry is not None and t >= self.skip_before else None)
+            self.emitted_inputs.append(self.inputs[t])  # (still held: inputs go only once their outputs are out)
             self.emitted += 1
         keep = min(self.next_start, max(0, self.n - self.window))  # the first frame a window may still read
         for t in [t for t in self.inputs if t < keep]:
