@@ -212,8 +212,9 @@ class RestoreStream:
         for o, x in zip(outs, self.windows.emitted_inputs, strict=True):  # x: the (padded) degraded frame of o
             if o is not None:
                 o = o[..., :H, :W].clamp(0, 1)
-                if self.r.refine > 0:
-                    lq = x[None, :, :H, :W]
-                    o = guided_refine(o[None], lq, self.r.refine, self.r.refine_kernel, self.r.refine_passes)[0].clamp(0, 1)
+                if self.r.refine > 0:  # on the model's device (a GPU does the 3x3 solves per pixel far faster)
+                    dev = self.r.device
+                    o = guided_refine(o[None].to(dev), x[None, :, :H, :W].to(dev), self.r.refine, self.r.refine_kernel,
+                                      self.r.refine_passes)[0].clamp(0, 1).cpu()
             done.append(o)
         return done
