@@ -21,10 +21,11 @@ from vidrestore.weights_io import BUILTIN_DIR
 pytestmark = pytest.mark.skipif(not (BUILTIN_DIR / "default.safetensors").is_file(), reason="no shipped weights")
 
 CLIP = Path(__file__).parent / "data" / "bikes_5x96x128.png"
-# measured with the v0.29 default weights (v0.27's tensors with guided refinement 0.2; 2-core AMD EPYC, 2026-12-01):
-# +9.79 dB at sigma 25 (+9.75 through the VapourSynth filter, which feeds repeated edge frames as context; the
-# refinement adds 0.65 of it), +0.02 dB on H.264 CRF 37 (its fallback gate returns nearly the input, and the
-# refinement leaves such frames alone; v0.27: +9.14 / +0.02, v0.26: +9.09 / +0.02,
+# measured with the v0.31 default weights (guided refinement 0.25; 2-core AMD EPYC, 2026-12-01): +9.97 dB at sigma 25
+# (+9.93 through the VapourSynth filter, which feeds repeated edge frames as context; the refinement adds 0.98 of
+# it), +0.03 dB on H.264 CRF 37 (its fallback gate returns nearly the input, and the refinement leaves such frames
+# alone; v0.30: +9.81 / +0.03, refinement +0.82; v0.29 (v0.27's tensors, refinement 0.2): +9.79 / +0.02, refinement
+# +0.65; v0.27: +9.14 / +0.02, v0.26: +9.09 / +0.02,
 # v0.25: +9.06 / +0.02,
 # v0.24: +9.03 / +0.03,
 # v0.23: +9.02 / +0.02,

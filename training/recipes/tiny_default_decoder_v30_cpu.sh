@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The decoder stage of `default` v0.30 (probe): the v0.29 file (v0.27's decoder, guided refinement 0.2) trained one
+# The decoder stage of `default` v0.30: the v0.29 file (v0.27's decoder, guided refinement 0.2) trained one
 # CPU cycle of v0.26's recipe (clips in all 8 orientations, step 1600 of a 2400-step cosine from 1e-4; seed 220)
 # with every loss taken after the guided refinement (loss.refine=0.2), so the decoder learns around the filter
 # that inference applies; exported with that refinement and 16/4-frame windows:
