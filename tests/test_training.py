@@ -264,6 +264,9 @@ def test_training_through_the_guided_refinement_and_storing_it_in_the_file(chain
     assert state2.keys() == state.keys() and all(torch.equal(state[k], state2[k]) for k in state)
     with pytest.raises(ConfigError, match="--refine"):
         set_inference.rewrite(out, tmp_path / "x.safetensors", refine=-1)
+    with pytest.raises(ConfigError, match="--refine-kernel must be odd"):
+        set_inference.rewrite(out, tmp_path / "x.safetensors", refine_kernel=4)
+    assert not (tmp_path / "x.safetensors").exists()
     # tuning on (here: generated) training photos writes the best grid point into the file
     tune_refine.main(["--model", str(again), "--data", str(image_root / "imgs"), "--photos", "1", "--size", "64x48",
                       "--sigmas", "25", "--strengths", "0.1,0.4", "--kernels", "3", "--passes", "2", "--write"])

@@ -39,6 +39,9 @@ def set_inference(cfg, steps: int | None = None, window: int | None = None, wind
             if value < low:
                 raise C.ConfigError(f"{flag} must be >= {low}, got {value}")
             inference[key] = value
+    if inference["refine_kernel"] % 2 == 0 or inference["refine_passes"] > 2:
+        raise C.ConfigError(f"--refine-kernel must be odd and --refine-passes 1 or 2, got {inference['refine_kernel']}, "
+                            f"{inference['refine_passes']}")
     if inference["window_overlap"] >= inference["window"]:
         raise C.ConfigError(f"--window-overlap ({inference['window_overlap']}) must be smaller than the window ({inference['window']})")
     OmegaConf.set_readonly(cfg, False)
