@@ -50,9 +50,25 @@ def set_inference(cfg, steps: int | None = None, window: int | None = None, wind
     OmegaConf.set_readonly(cfg, True)
 
 
+def add_inference_args(p: argparse.ArgumentParser) -> None:
+    """The command-line options of set_inference's values (None: leave the config's)."""
+    p.add_argument("--inference-steps", type=int, help="DiT sampling steps the file defaults to")
+    p.add_argument("--window", type=int, help="frames per temporal window the file defaults to")
+    p.add_argument("--window-overlap", type=int, help="overlap of the temporal windows")
+    p.add_argument("--refine", type=float, help="guided refinement strength the file defaults to (0 = off)")
+    p.add_argument("--refine-kernel", type=int, help="guided refinement box size (odd)")
+    p.add_argument("--refine-passes", type=int, choices=(1, 2), help="guided refinement passes")
+
+
+def inference_values(a: argparse.Namespace) -> dict:
+    """Parsed add_inference_args options -> set_inference's keyword arguments."""
+    return dict(steps=a.inference_steps, window=a.window, window_overlap=a.window_overlap, refine=a.refine,
+                refine_kernel=a.refine_kernel, refine_passes=a.refine_passes)
+
+
 def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", trained: bool = True,
            inference_steps: int | None = None, window: int | None = None, window_overlap: int | None = None,
-           refine: float | None = None) -> Path:
+           refine: float | None = None, refine_kernel: int | None = None, refine_passes: int | None = None) -> Path:
     if not ckpt.is_file():
         raise C.ConfigError(f"checkpoint not found: {ckpt}")
     with safe_open(str(ckpt), framework="pt") as f:
@@ -66,7 +82,8 @@ def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", tra
     cfg = OmegaConf.create(meta["config"])
     chain = C.build_chain(cfg, C.Env(torch.device("cpu")))
     chain.pixel_decoder.load_state_dict(state)  # (copies cast to the model's dtype)
-    set_inference(chain.cfg, steps=inference_steps, window=window, window_overlap=window_overlap, refine=refine)
+    set_inference(chain.cfg, steps=inference_steps, window=window, window_overlap=window_overlap, refine=refine,
+                  refine_kernel=refine_kernel, refine_passes=refine_passes)
     return C.export_chain(chain, out, "decoder", trained=trained, dtype=dtype, steps=meta["step"],
                           latent=str(cfg.latent), perceptual=str(cfg.loss.perceptual))
 
@@ -78,14 +95,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--weights", choices=["ema", "model"], default="ema")
     p.add_argument("--dtype", choices=["fp16", "fp32"], default="fp16")
     p.add_argument("--untrained", action="store_true", help="mark the file as not trained (e.g. an early checkpoint)")
-    p.add_argument("--inference-steps", type=int, help="DiT sampling steps the file defaults to (default: the config's)")
-    p.add_argument("--window", type=int, help="frames per temporal window the file defaults to (default: the config's)")
-    p.add_argument("--window-overlap", type=int, help="overlap of the temporal windows (default: the config's)")
-    p.add_argument("--refine", type=float, help="guided refinement strength the file defaults to (default: the config's)")
+    add_inference_args(p)  # unset: the checkpoint config's
     a = p.parse_args(argv)
     try:
-        print(export(a.checkpoint, a.out, a.weights, a.dtype, trained=not a.untrained, inference_steps=a.inference_steps,
-                     window=a.window, window_overlap=a.window_overlap, refine=a.refine))
+        values = inference_values(a)
+        print(export(a.checkpoint, a.out, a.weights, a.dtype, trained=not a.untrained,
+                     inference_steps=values.pop("steps"), **values))
     except VidrestoreError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from training.export_checkpoint import set_inference  # noqa: E402
+from training.export_checkpoint import add_inference_args, inference_values, set_inference  # noqa: E402
 from vidrestore import weights_io as W  # noqa: E402
 from vidrestore.errors import VidrestoreError  # noqa: E402
 
@@ -31,16 +31,10 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("weights", type=Path)
     p.add_argument("--out", type=Path, help="write here instead of rewriting WEIGHTS")
-    p.add_argument("--inference-steps", type=int, help="DiT sampling steps")
-    p.add_argument("--window", type=int, help="frames per temporal window")
-    p.add_argument("--window-overlap", type=int, help="overlap of the temporal windows")
-    p.add_argument("--refine", type=float, help="guided refinement strength (0 = off)")
-    p.add_argument("--refine-kernel", type=int, help="guided refinement box size (odd)")
-    p.add_argument("--refine-passes", type=int, choices=(1, 2), help="guided refinement passes")
+    add_inference_args(p)  # unset: as the file has it
     a = p.parse_args(argv)
     try:
-        print(rewrite(a.weights, a.out, steps=a.inference_steps, window=a.window, window_overlap=a.window_overlap,
-                      refine=a.refine, refine_kernel=a.refine_kernel, refine_passes=a.refine_passes))
+        print(rewrite(a.weights, a.out, **inference_values(a)))
     except VidrestoreError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
