@@ -3,11 +3,13 @@ noise on flat areas without blunting edges, and wired into the Restorer, its str
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from vidrestore import Restorer
 from vidrestore.errors import ConfigError
-from vidrestore.models.refine import guided_refine, removed_sigma
+from vidrestore.models.refine import DETAIL_SIGMA, detail_fade, guided_refine, removed_sigma
 
+from tests.test_models import activate
 from tests.test_restorer import make_restorer, run_stream, textured
 
 
@@ -58,10 +60,29 @@ def test_residual_noise_drops_and_the_edge_stays():
     assert psnr(guided_refine(out, lq, 5.0), clean) < psnr(ref, clean)  # too strong smooths the ramp away: it can lose
 
 
+def test_the_detail_pass_takes_back_contrast_the_network_smoothed_away():
+    g = torch.Generator().manual_seed(1)
+    clean = F.interpolate(torch.rand(2, 3, 12, 12, generator=g), size=(96, 96), mode="bilinear", align_corners=False)
+    lq = clean + torch.randn(clean.shape, generator=g) * DETAIL_SIGMA
+    out = 0.5 + 0.7 * (clean - 0.5)  # a denoiser that lost 30 % of the contrast (and removed all the noise)
+    plain = guided_refine(out, lq, 0.25)
+    assert torch.equal(guided_refine(out, lq, 0.25, detail=0.0), plain)  # off by default
+    back = guided_refine(out, lq, 0.25, detail=1.0)
+    assert psnr(back, clean) > psnr(plain, clean) + 2.0
+    assert psnr(back, clean) > psnr(lq, clean) + 3.0  # the degraded frame's noise does not come back with it
+    assert torch.equal(guided_refine(lq, lq, 0.25, detail=1.0), lq)  # nothing removed: untouched, detail pass too
+
+
+def test_the_detail_pass_fades_where_little_or_much_noise_was_removed():
+    assert detail_fade(DETAIL_SIGMA) == 1.0
+    assert detail_fade(DETAIL_SIGMA / 4) == pytest.approx(0.25) and detail_fade(DETAIL_SIGMA * 2) == pytest.approx(0.25)
+    assert max(detail_fade(DETAIL_SIGMA * f) for f in (0.5, 0.9, 1.1, 1.5, 3)) < 1.0
+
+
 def test_gradients_flow_through_it():
     _, lq, out = noisy_case()
     out = out.clone().requires_grad_(True)
-    guided_refine(out, lq, 0.2).pow(2).sum().backward()
+    guided_refine(out, lq, 0.2, detail=0.5).pow(2).sum().backward()
     assert torch.isfinite(out.grad).all() and out.grad.abs().sum() > 0
 
 
@@ -75,6 +96,11 @@ def test_restorer_applies_it_per_frame_and_streams_bit_exactly():
     torch.testing.assert_close(whole, guided_refine(plain, x, 0.3).clamp(0, 1))
     outs, _ = run_stream(r.stream(skip_before=2), x)
     assert outs[:2] == [None, None] and torch.equal(torch.stack(outs[2:]), whole[2:])
+    torch.manual_seed(0)  # the same chain as make_restorer's, with the file's detail pass on
+    d = Restorer.from_config("tiny", ["inference.refine_detail=0.5", "inference.refine_detail_kernel=7"], device="cpu",
+                             steps=2, window=3, window_overlap=1, refine=0.3)
+    activate(d.chain)
+    torch.testing.assert_close(d.restore(x), guided_refine(plain, x, 0.3, detail=0.5, detail_kernel=7).clamp(0, 1))
 
 
 def test_bad_refine_options():
@@ -84,3 +110,7 @@ def test_bad_refine_options():
         Restorer.from_config("tiny", ["inference.refine_kernel=4"], device="cpu")
     with pytest.raises(ConfigError, match="refine_passes"):
         Restorer.from_config("tiny", ["inference.refine_passes=3"], device="cpu")
+    with pytest.raises(ConfigError, match="refine_detail must"):
+        Restorer.from_config("tiny", ["inference.refine_detail=1.5"], device="cpu")
+    with pytest.raises(ConfigError, match="refine_detail_kernel"):
+        Restorer.from_config("tiny", ["inference.refine_detail_kernel=8"], device="cpu")

@@ -251,8 +251,8 @@ def test_training_through_the_guided_refinement_and_storing_it_in_the_file(chain
     assert calls and {c[0] for c in calls} == {0.0}
     calls.clear()
     refined = run("decoder", image_root, tmp_path / "ref", f"init={init}", "steps=1", "loss.refine=0.3", "checkpoint_every=1",
-                  "loss.refine_passes=1")
-    assert set(calls) == {(0.3, 5, 1)}  # the losses (and validation) saw the refined output
+                  "loss.refine_passes=1", "loss.refine_detail=0.4")
+    assert set(calls) == {(0.3, 5, 1, 0.4, 9)}  # the losses (and validation) saw the refined output
     assert math.isfinite(next(r["loss"] for r in refined if "loss" in r))
     out = export_checkpoint.export(tmp_path / "ref" / "ckpt" / "step_00000001.safetensors", tmp_path / "r.safetensors",
                                    dtype="fp32", refine=0.3)
@@ -266,14 +266,22 @@ def test_training_through_the_guided_refinement_and_storing_it_in_the_file(chain
         set_inference.rewrite(out, tmp_path / "x.safetensors", refine=-1)
     with pytest.raises(ConfigError, match="--refine-kernel must be odd"):
         set_inference.rewrite(out, tmp_path / "x.safetensors", refine_kernel=4)
+    # tuning on (here: generated) training photos writes the best grid point into the file
+    with pytest.raises(ConfigError, match="--refine-detail must be in"):
+        set_inference.rewrite(out, tmp_path / "x.safetensors", refine_detail=1.5)
+    with pytest.raises(ConfigError, match="--refine-detail-kernel must be odd"):
+        set_inference.rewrite(out, tmp_path / "x.safetensors", refine_detail_kernel=8)
     assert not (tmp_path / "x.safetensors").exists()
     # tuning on (here: generated) training photos writes the best grid point into the file
     tune_refine.main(["--model", str(again), "--data", str(image_root / "imgs"), "--photos", "1", "--size", "64x48",
-                      "--sigmas", "25", "--strengths", "0.1,0.4", "--kernels", "3", "--passes", "2", "--write"])
-    best = capsys.readouterr().out.splitlines()[-2]
-    assert best.startswith("best: kernel 3, passes 2, strength ")
-    assert W.load(again)[1].inference.refine == float(best.rsplit(" ", 1)[1])
-    assert (W.load(again)[1].inference.refine_kernel, W.load(again)[1].inference.refine_passes) == (3, 2)
+                      "--sigmas", "25", "--strengths", "0.1,0.4", "--kernels", "3", "--passes", "2", "--details", "0.5",
+                      "--detail-kernels", "5", "--write"])
+    line = capsys.readouterr().out.splitlines()[-2]
+    best = dict(kv.split(" ") for kv in line.removeprefix("best: ").split(", "))
+    assert line.startswith("best: ") and best["strength"] in ("0.1", "0.4") and best["detail"] in ("0.0", "0.5")
+    inf = W.load(again)[1].inference
+    assert (inf.refine, inf.refine_kernel, inf.refine_passes, inf.refine_detail, inf.refine_detail_kernel) == (
+        float(best["strength"]), 3, 2, float(best["detail"]), 5)
 
 
 def test_psnr_loss_is_the_mean_log_mse_over_clips():

@@ -7,7 +7,7 @@ finishing the run (e.g. to evaluate, or to start a new run from it with init=).
 
 The chain is rebuilt from the checkpoint's own training config (its init= file must still exist);
 `--weights ema` (default) takes the EMA copy, `model` the raw parameters. `--inference-steps`, `--window`,
-`--window-overlap` and `--refine` set the file's inference defaults (DiT sampling steps, temporal window,
+`--window-overlap` and `--refine*` set the file's inference defaults (DiT sampling steps, temporal window,
 guided refinement); `training/set_inference.py` changes them in a finished weights file.
 """
 
@@ -28,20 +28,27 @@ from vidrestore.errors import VidrestoreError  # noqa: E402
 
 
 def set_inference(cfg, steps: int | None = None, window: int | None = None, window_overlap: int | None = None,
-                  refine: float | None = None, refine_kernel: int | None = None, refine_passes: int | None = None) -> None:
+                  refine: float | None = None, refine_kernel: int | None = None, refine_passes: int | None = None,
+                  refine_detail: float | None = None, refine_detail_kernel: int | None = None) -> None:
     """Set a chain config's inference defaults in place (None leaves a value as it is); ConfigError if invalid."""
     inference = dict(cfg.inference)  # the file's defaults: DiT sampling steps, temporal window, refinement
     for key, flag, value, low in (("steps", "--inference-steps", steps, 1), ("window", "--window", window, 1),
                                   ("window_overlap", "--window-overlap", window_overlap, 0), ("refine", "--refine", refine, 0),
                                   ("refine_kernel", "--refine-kernel", refine_kernel, 3),
-                                  ("refine_passes", "--refine-passes", refine_passes, 1)):
+                                  ("refine_passes", "--refine-passes", refine_passes, 1),
+                                  ("refine_detail", "--refine-detail", refine_detail, 0),
+                                  ("refine_detail_kernel", "--refine-detail-kernel", refine_detail_kernel, 3)):
         if value is not None:
             if value < low:
                 raise C.ConfigError(f"{flag} must be >= {low}, got {value}")
             inference[key] = value
-    if inference["refine_kernel"] % 2 == 0 or inference["refine_passes"] > 2:
-        raise C.ConfigError(f"--refine-kernel must be odd and --refine-passes 1 or 2, got {inference['refine_kernel']}, "
-                            f"{inference['refine_passes']}")
+    for key, flag in (("refine_kernel", "--refine-kernel"), ("refine_detail_kernel", "--refine-detail-kernel")):
+        if inference[key] % 2 == 0:
+            raise C.ConfigError(f"{flag} must be odd, got {inference[key]}")
+    if inference["refine_passes"] > 2:
+        raise C.ConfigError(f"--refine-passes must be 1 or 2, got {inference['refine_passes']}")
+    if inference["refine_detail"] > 1:
+        raise C.ConfigError(f"--refine-detail must be in [0, 1], got {inference['refine_detail']}")
     if inference["window_overlap"] >= inference["window"]:
         raise C.ConfigError(f"--window-overlap ({inference['window_overlap']}) must be smaller than the window ({inference['window']})")
     OmegaConf.set_readonly(cfg, False)
@@ -58,17 +65,21 @@ def add_inference_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refine", type=float, help="guided refinement strength the file defaults to (0 = off)")
     p.add_argument("--refine-kernel", type=int, help="guided refinement box size (odd)")
     p.add_argument("--refine-passes", type=int, choices=(1, 2), help="guided refinement passes")
+    p.add_argument("--refine-detail", type=float, help="weight of the refinement's detail pass (0 = off, at most 1)")
+    p.add_argument("--refine-detail-kernel", type=int, help="the detail pass's box size (odd)")
 
 
 def inference_values(a: argparse.Namespace) -> dict:
     """Parsed add_inference_args options -> set_inference's keyword arguments."""
     return dict(steps=a.inference_steps, window=a.window, window_overlap=a.window_overlap, refine=a.refine,
-                refine_kernel=a.refine_kernel, refine_passes=a.refine_passes)
+                refine_kernel=a.refine_kernel, refine_passes=a.refine_passes, refine_detail=a.refine_detail,
+                refine_detail_kernel=a.refine_detail_kernel)
 
 
 def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", trained: bool = True,
-           inference_steps: int | None = None, window: int | None = None, window_overlap: int | None = None,
-           refine: float | None = None, refine_kernel: int | None = None, refine_passes: int | None = None) -> Path:
+           inference_steps: int | None = None, **inference) -> Path:
+    """The checkpoint's `weights` decoder as a chain file; inference_steps and `inference` (set_inference's other
+    keywords: window, window_overlap, refine, ...) set its inference defaults."""
     if not ckpt.is_file():
         raise C.ConfigError(f"checkpoint not found: {ckpt}")
     with safe_open(str(ckpt), framework="pt") as f:
@@ -82,8 +93,7 @@ def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", tra
     cfg = OmegaConf.create(meta["config"])
     chain = C.build_chain(cfg, C.Env(torch.device("cpu")))
     chain.pixel_decoder.load_state_dict(state)  # (copies cast to the model's dtype)
-    set_inference(chain.cfg, steps=inference_steps, window=window, window_overlap=window_overlap, refine=refine,
-                  refine_kernel=refine_kernel, refine_passes=refine_passes)
+    set_inference(chain.cfg, steps=inference_steps, **inference)
     return C.export_chain(chain, out, "decoder", trained=trained, dtype=dtype, steps=meta["step"],
                           latent=str(cfg.latent), perceptual=str(cfg.loss.perceptual))
 

@@ -60,7 +60,8 @@ def decoder_latent(chain, gt, lq, cfg, g: torch.Generator):
 def refined(out: torch.Tensor, lq: torch.Tensor, cfg) -> torch.Tensor:
     """The output as inference returns it: the guided refinement of strength loss.refine (0: out itself)."""
     loss = cfg.loss
-    return guided_refine(out, lq, float(loss.get("refine", 0)), int(loss.get("refine_kernel", 5)), int(loss.get("refine_passes", 2)))
+    return guided_refine(out, lq, float(loss.get("refine", 0)), int(loss.get("refine_kernel", 5)), int(loss.get("refine_passes", 2)),
+                         float(loss.get("refine_detail", 0)), int(loss.get("refine_detail_kernel", 9)))
 
 
 def main(cfg):

@@ -6,8 +6,10 @@
 Each of `--photos` CBSD432 photos (a fixed shuffle) becomes a 10-frame `--size` moving clip, as the evaluation
 harness builds its Kodak clips; each is degraded with AWGN at every `--sigmas` level and restored once with the
 refinement off. Every (kernel, passes, strength) of the grid is then applied to those outputs, and the PSNR gain
-over the unrefined output, averaged over photos and then over the sigma levels, picks the best. `--write` sets
-the file's inference.refine/refine_kernel/refine_passes to it (its tensors are copied unchanged).
+over the unrefined output, averaged over photos and then over the sigma levels, picks the best; then, on top of it,
+every (detail kernel, detail weight) of the detail pass (0 = off is always a candidate). `--write` sets the file's
+inference.refine/refine_kernel/refine_passes/refine_detail/refine_detail_kernel to the winner (its tensors are
+copied unchanged).
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--strengths", default="0.15,0.2,0.25,0.3")
     p.add_argument("--kernels", default="5,7")
     p.add_argument("--passes", default="1,2")
+    p.add_argument("--details", default="0.3,0.45,0.6", help="detail-pass weights tried on the best (0 is always tried)")
+    p.add_argument("--detail-kernels", default="9")
     p.add_argument("--seed", type=int, default=7, help="photo shuffle and motion/noise seed")
     p.add_argument("--write", action="store_true", help="store the best setting in the weights file")
     a = p.parse_args(argv)
@@ -69,19 +73,27 @@ def main(argv: list[str] | None = None) -> None:
         if not a.data.is_dir():
             raise VidrestoreError(f"training photos not found: {a.data}")
         clips = restored_clips(a.model, a.data, a.photos, sigmas, a.seed, data.parse_size(a.size))
-        results = []
-        for kernel, passes, strength in grid:
-            gains = [sum(psnr(guided_refine(out, lq, strength, kernel, passes), clean) - psnr(out, clean)
-                         for clean, lq, out in clips[s]) / len(clips[s]) for s in sigmas]
-            results.append((sum(gains) / len(gains), kernel, passes, strength, gains))
-        results.sort()
-        for mean, kernel, passes, strength, gains in results:
-            per = "  ".join(f"s{s} {g:+.3f}" for s, g in zip(sigmas, gains))
-            print(f"kernel {kernel} passes {passes} strength {strength:.2f}: {per}  mean {mean:+.3f} dB")
-        _, kernel, passes, strength, _ = results[-1]
-        print(f"best: kernel {kernel}, passes {passes}, strength {strength}")
+
+        def gains(**setting) -> list[float]:
+            """Mean PSNR gain of the refinement `setting` (guided_refine's keywords) per sigma level."""
+            return [sum(psnr(guided_refine(out, lq, **setting), clean) - psnr(out, clean)
+                        for clean, lq, out in clips[s]) / len(clips[s]) for s in sigmas]
+
+        def search(settings: list[dict]) -> dict:
+            results = sorted(((sum(g) / len(g), i, g) for i, g in enumerate(gains(**s) for s in settings)))
+            for mean, i, g in results:
+                per = "  ".join(f"s{s} {x:+.3f}" for s, x in zip(sigmas, g))
+                print(" ".join(f"{k} {v}" for k, v in settings[i].items()) + f": {per}  mean {mean:+.3f} dB")
+            return settings[results[-1][1]]
+
+        best = search([dict(strength=s, kernel=k, passes=n) for k, n, s in grid])
+        kernels = [int(k) for k in a.detail_kernels.split(",")]
+        best = search([dict(best, detail=0.0, detail_kernel=kernels[0])]  # off (its box size does not matter)
+                      + [dict(best, detail=float(d), detail_kernel=k) for k in kernels for d in a.details.split(",") if float(d) > 0])
+        print("best: " + ", ".join(f"{k} {v}" for k, v in best.items()))
         if a.write:
-            print(rewrite(a.model, refine=strength, refine_kernel=kernel, refine_passes=passes))
+            print(rewrite(a.model, refine=best["strength"], refine_kernel=best["kernel"], refine_passes=best["passes"],
+                          refine_detail=best["detail"], refine_detail_kernel=best["detail_kernel"]))
     except VidrestoreError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

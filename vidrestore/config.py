@@ -84,6 +84,8 @@ class InferenceConfig:
     refine: float = 0.0  # guided refinement of each output frame (models/refine.py); 0 = off, tuned per weights file
     refine_kernel: int = 5  # its box size in pixels (odd)
     refine_passes: int = 2  # 1 or 2 guided-filter passes
+    refine_detail: float = 0.0  # weight of its detail pass (degraded frame's detail taken back); 0 = off
+    refine_detail_kernel: int = 9  # the detail pass's box size (odd)
 
 
 @dataclass

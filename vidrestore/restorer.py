@@ -78,6 +78,7 @@ class Restorer:
         self.ensemble = int(ensemble if ensemble is not None else inf.ensemble)
         self.refine = float(refine if refine is not None else inf.refine)
         self.refine_kernel, self.refine_passes = int(inf.refine_kernel), int(inf.refine_passes)
+        self.refine_detail, self.refine_detail_kernel = float(inf.refine_detail), int(inf.refine_detail_kernel)
         self._validate()
         self.chain = chain.eval().to(self.device)
         self._deployed = False
@@ -101,6 +102,10 @@ class Restorer:
             raise ConfigError(f"inference.refine_kernel must be an odd number >= 3, got {self.refine_kernel}")
         if self.refine_passes not in (1, 2):
             raise ConfigError(f"inference.refine_passes must be 1 or 2, got {self.refine_passes}")
+        if not 0 <= self.refine_detail <= 1:
+            raise ConfigError(f"inference.refine_detail must be in [0, 1] (0 = off), got {self.refine_detail}")
+        if self.refine_detail_kernel < 3 or self.refine_detail_kernel % 2 == 0:
+            raise ConfigError(f"inference.refine_detail_kernel must be an odd number >= 3, got {self.refine_detail_kernel}")
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -215,6 +220,7 @@ class RestoreStream:
                 if self.r.refine > 0:  # on the model's device (a GPU does the 3x3 solves per pixel far faster)
                     dev = self.r.device
                     o = guided_refine(o[None].to(dev), x[None, :, :H, :W].to(dev), self.r.refine, self.r.refine_kernel,
-                                      self.r.refine_passes)[0].clamp(0, 1).cpu()
+                                      self.r.refine_passes, self.r.refine_detail,
+                                      self.r.refine_detail_kernel)[0].clamp(0, 1).cpu()
             done.append(o)
         return done

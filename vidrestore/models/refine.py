@@ -11,9 +11,19 @@ must cancel pixel by pixel; on flat areas it leaves some (benchmarks/flat_areas.
       g   = guided_blur(guide=out, out, k, eps)           pass 1: edge-aware smoothing of the output
       out = guided_blur(guide=g,   out, k, eps)           pass 2: again, guided by the cleaner pass-1 image
 
+An optional detail pass then takes back some of what the network smoothed away: a guided filter of the
+*degraded* frame, guided by the refined one, fits lq ≈ a·out + b in each box, so where lq holds more contrast
+than out (a > 1) it returns that contrast, with the box's noise averaged away (eps as above):
+
+      d   = guided_blur(guide=out, lq, kd, eps)         the degraded frame's detail, as the output's structure allows
+      out = out + detail · fade(s) · (d - out)          fade(s) = min(s / S0, (S0 / s)²), 1 at s = S0 = 20/255
+
+The fade keeps the pass away from the two ends where it costs: little noise removed (the network kept the detail,
+so d only brings noise back) and heavy noise (lq is too noisy to lend detail).
+
 Where the network removed (almost) nothing (s < 0.5/255: a clean or only compressed frame, where the fallback
-gate returns the input), the frame passes through untouched. `strength` is tuned per weights file, on training
-photos (MODEL_CARD.md): it measures how much of the removed noise the network left behind.
+gate returns the input), the frame passes through untouched. `strength`, `detail` and the box sizes are tuned per
+weights file, on training photos (training/tune_refine.py, MODEL_CARD.md).
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ import kornia
 import torch
 
 MIN_SIGMA = 0.5 / 255  # below this much removed noise a frame is left as the network made it
+DETAIL_SIGMA = 20 / 255  # S0: the removed noise at which the detail pass is strongest
 MIN_EPS = 1e-6  # keeps the 3x3 solves of the colour guided filter regular on perfectly flat patches
 
 
@@ -30,20 +41,30 @@ def removed_sigma(lq: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return (lq - out).abs().flatten(1).median(dim=1).values * 1.4826
 
 
-def guided_refine(out: torch.Tensor, lq: torch.Tensor, strength: float, kernel: int = 5, passes: int = 2) -> torch.Tensor:
+def detail_fade(s: float) -> float:
+    """The detail pass's weight at removed noise s (1 at DETAIL_SIGMA, falling as s and as 1/s² either side)."""
+    return min(s / DETAIL_SIGMA, (DETAIL_SIGMA / s) ** 2)
+
+
+def guided_refine(out: torch.Tensor, lq: torch.Tensor, strength: float, kernel: int = 5, passes: int = 2,
+                  detail: float = 0.0, detail_kernel: int = 9) -> torch.Tensor:
     """out, lq: float (T,3,H,W) in [0,1] -> (T,3,H,W): `out` refined frame by frame (see the module docstring).
 
-    strength 0 returns `out` itself. Frames run one at a time, so memory does not grow with T.
+    strength 0 returns `out` itself (the detail pass shares its eps, so it is off too). Frames run one at a time,
+    so memory does not grow with T.
     """
     if strength <= 0:
         return out
     frames = []
-    for o, s in zip(out.split(1), removed_sigma(lq, out).tolist()):  # o: (1,3,H,W)
+    for o, x, s in zip(out.split(1), lq.split(1), removed_sigma(lq, out).tolist()):  # o, x: (1,3,H,W)
         if s >= MIN_SIGMA:
             eps = max((strength * s) ** 2, MIN_EPS)
             guide = o
             for _ in range(passes):
                 guide = kornia.filters.guided_blur(guide, o, (kernel, kernel), eps)
             o = guide
+            if detail > 0:
+                d = kornia.filters.guided_blur(o, x, (detail_kernel, detail_kernel), eps)
+                o = o + detail * detail_fade(s) * (d - o)
         frames.append(o)
     return torch.cat(frames)
