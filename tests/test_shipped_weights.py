@@ -21,10 +21,11 @@ from vidrestore.weights_io import BUILTIN_DIR
 pytestmark = pytest.mark.skipif(not (BUILTIN_DIR / "default.safetensors").is_file(), reason="no shipped weights")
 
 CLIP = Path(__file__).parent / "data" / "bikes_5x96x128.png"
-# measured with the v0.31 default weights (guided refinement 0.25; 2-core AMD EPYC, 2026-12-01): +9.97 dB at sigma 25
-# (+9.93 through the VapourSynth filter, which feeds repeated edge frames as context; the refinement adds 0.98 of
-# it), +0.03 dB on H.264 CRF 37 (its fallback gate returns nearly the input, and the refinement leaves such frames
-# alone; v0.30: +9.81 / +0.03, refinement +0.82; v0.29 (v0.27's tensors, refinement 0.2): +9.79 / +0.02, refinement
+# measured with the v0.32 default weights (guided refinement 0.3 with a detail pass 0.45 in 11x11 boxes; 2-core AMD
+# EPYC, 2026-12-01): +10.13 dB at sigma 25 (+10.08 through the VapourSynth filter, which feeds repeated edge frames as
+# context; the refinement adds 1.26 of it, its detail pass 0.12), +0.02 dB on H.264 CRF 37 (its fallback gate returns
+# nearly the input, and the refinement leaves such frames alone; v0.31 (refinement 0.25, no detail pass): +9.97 /
+# +0.03, VapourSynth +9.93, refinement +0.98; v0.30: +9.81 / +0.03, refinement +0.82; v0.29 (v0.27's tensors, refinement 0.2): +9.79 / +0.02, refinement
 # +0.65; v0.27: +9.14 / +0.02, v0.26: +9.09 / +0.02,
 # v0.25: +9.06 / +0.02,
 # v0.24: +9.03 / +0.03,
@@ -80,14 +81,21 @@ def test_denoises_sigma25(restorer):
 
 
 def test_its_guided_refinement_pays(restorer):
-    """The file's refinement strength (tuned on training photos) is on and raises PSNR at sigma 25."""
+    """The file's refinement (tuned on training photos) is on and raises PSNR at sigma 25, its detail pass too."""
     assert restorer.refine > 0
     gt = natural_clip()
     lq = (gt + torch.randn(gt.shape, generator=torch.Generator().manual_seed(1)) * 25 / 255).clamp(0, 1)
     unrefined = Restorer.from_pretrained("default", device="cpu", refine=0.0)
-    db = gain(restorer, gt, lq) - gain(unrefined, gt, lq)
+    full = gain(restorer, gt, lq)
+    db = full - gain(unrefined, gt, lq)
     print(f"\nshipped weights, sigma=25 natural clip: refinement adds {db:.2f} dB")
     assert db > 0.1
+    assert restorer.refine_detail > 0  # and its detail pass is on and pays its share
+    no_detail = Restorer.from_pretrained("default", device="cpu")
+    no_detail.refine_detail = 0.0
+    db = full - gain(no_detail, gt, lq)
+    print(f"shipped weights, sigma=25 natural clip: the refinement's detail pass adds {db:.2f} dB")
+    assert db > 0.05
 
 
 def test_does_not_damage_h264(restorer):
