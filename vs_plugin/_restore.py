@@ -58,7 +58,8 @@ def restore(
         ensemble: 1, 2, 4 or 8: average the model over that many flips/transposes of each tile
             (a quality mode, that many times slower; model default, 1, if unset).
         refine: strength of the guided refinement of each restored frame against the noise the
-            network left on flat areas (0 = off; the weights file's tuned value if unset).
+            network left on flat areas (0 = off, the file's detail pass with it; the weights file's
+            tuned value if unset).
         num_streams: model calls allowed to run at once (1 .. ``core.num_threads``); on CUDA
             each gets its own stream.
         scene_detect: also detect scene cuts (mean absolute luma difference between

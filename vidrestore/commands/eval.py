@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--ensemble", type=int, default=None, choices=ENSEMBLES,
                        help="average over N flips/transposes of each tile (N times slower; default: the model's, 1)")
     model.add_argument("--refine", type=float, default=None, metavar="STRENGTH",
-                       help="guided refinement strength, 0 = off (default: the model's)")
+                       help="guided refinement strength, 0 = off, its detail pass too (default: the model's)")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (our model and FFDNet)")
     model.add_argument("--precision", default="fp32", help="fp32, bf16, fp16")
     model.add_argument("--tile", type=int, default=None, help="spatial tile size (default: untiled)")

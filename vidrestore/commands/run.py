@@ -62,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "slower (%(choices)s) " + _FROM_MODEL)
     g.add_argument("--refine", type=float, default=None, metavar="STRENGTH",
                    help="guided refinement of each restored frame against the noise the network leaves on flat "
-                        "areas, 0 = off " + _FROM_MODEL)
+                        "areas (with the file's detail pass, if it has one), 0 = off " + _FROM_MODEL)
     g.add_argument("--batch-size", type=int, default=16, metavar="FRAMES",
                    help="frames per model call for restorers without temporal windows; the vidrestore "
                         "models restore each shot one --window at a time and ignore it")
