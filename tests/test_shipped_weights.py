@@ -21,10 +21,11 @@ from vidrestore.weights_io import BUILTIN_DIR
 pytestmark = pytest.mark.skipif(not (BUILTIN_DIR / "default.safetensors").is_file(), reason="no shipped weights")
 
 CLIP = Path(__file__).parent / "data" / "bikes_5x96x128.png"
-# measured with the v0.32 default weights (guided refinement 0.3 with a detail pass 0.45 in 11x11 boxes; 2-core AMD
-# EPYC, 2026-12-01): +10.13 dB at sigma 25 (+10.08 through the VapourSynth filter, which feeds repeated edge frames as
-# context; the refinement adds 1.26 of it, its detail pass 0.12), +0.02 dB on H.264 CRF 37 (its fallback gate returns
-# nearly the input, and the refinement leaves such frames alone; v0.31 (refinement 0.25, no detail pass): +9.97 /
+# measured with the v0.33 default weights (guided refinement 0.3 with a detail pass 0.45 in 11x11 boxes; 2-core AMD
+# EPYC, 2026-12-01): +10.19 dB at sigma 25 (+10.16 through the VapourSynth filter, which feeds repeated edge frames as
+# context; the refinement adds 1.41 of it, its detail pass 0.13), +0.02 dB on H.264 CRF 37 (its fallback gate returns
+# nearly the input, and the refinement leaves such frames alone; v0.32: +10.13 / +0.02, VapourSynth +10.08,
+# refinement +1.26, detail pass +0.12; v0.31 (refinement 0.25, no detail pass): +9.97 /
 # +0.03, VapourSynth +9.93, refinement +0.98; v0.30: +9.81 / +0.03, refinement +0.82; v0.29 (v0.27's tensors, refinement 0.2): +9.79 / +0.02, refinement
 # +0.65; v0.27: +9.14 / +0.02, v0.26: +9.09 / +0.02,
 # v0.25: +9.06 / +0.02,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The decoder stage of `default` v0.33 (next cycle, started 2026-12-01; see training/RUNS.md for whether it finished):
+# The decoder stage of `default` v0.33 (2026-12-01; shipped as exported, no retune):
 # the v0.32 file trained one more cycle of v0.30's recipe through the whole refinement v0.32 ships, its detail pass
 # included (strength 0.3, detail 0.45 in an 11x11 box, for the losses and the export), seed 250 (the later seed= wins
 # over the recipe's own):
