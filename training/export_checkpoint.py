@@ -25,6 +25,7 @@ from safetensors import safe_open  # noqa: E402
 
 from training import common as C  # noqa: E402
 from vidrestore.errors import VidrestoreError  # noqa: E402
+from vidrestore.models.refine import setting_problems  # noqa: E402
 
 
 def set_inference(cfg, steps: int | None = None, window: int | None = None, window_overlap: int | None = None,
@@ -33,22 +34,19 @@ def set_inference(cfg, steps: int | None = None, window: int | None = None, wind
     """Set a chain config's inference defaults in place (None leaves a value as it is); ConfigError if invalid."""
     inference = dict(cfg.inference)  # the file's defaults: DiT sampling steps, temporal window, refinement
     for key, flag, value, low in (("steps", "--inference-steps", steps, 1), ("window", "--window", window, 1),
-                                  ("window_overlap", "--window-overlap", window_overlap, 0), ("refine", "--refine", refine, 0),
-                                  ("refine_kernel", "--refine-kernel", refine_kernel, 3),
-                                  ("refine_passes", "--refine-passes", refine_passes, 1),
-                                  ("refine_detail", "--refine-detail", refine_detail, 0),
-                                  ("refine_detail_kernel", "--refine-detail-kernel", refine_detail_kernel, 3)):
+                                  ("window_overlap", "--window-overlap", window_overlap, 0), ("refine", "--refine", refine, 0)):
         if value is not None:
             if value < low:
                 raise C.ConfigError(f"{flag} must be >= {low}, got {value}")
             inference[key] = value
-    for key, flag in (("refine_kernel", "--refine-kernel"), ("refine_detail_kernel", "--refine-detail-kernel")):
-        if inference[key] % 2 == 0:
-            raise C.ConfigError(f"{flag} must be odd, got {inference[key]}")
-    if inference["refine_passes"] > 2:
-        raise C.ConfigError(f"--refine-passes must be 1 or 2, got {inference['refine_passes']}")
-    if inference["refine_detail"] > 1:
-        raise C.ConfigError(f"--refine-detail must be in [0, 1], got {inference['refine_detail']}")
+    for key, value in (("refine_kernel", refine_kernel), ("refine_passes", refine_passes), ("refine_detail", refine_detail),
+                       ("refine_detail_kernel", refine_detail_kernel)):
+        if value is not None:
+            inference[key] = value
+    if problems := setting_problems(inference["refine_kernel"], inference["refine_passes"], inference["refine_detail"],
+                                    inference["refine_detail_kernel"]):  # the Restorer's rules, checked before writing
+        key, what = problems[0]
+        raise C.ConfigError(f"--{key.replace('_', '-')} {what}")
     if inference["window_overlap"] >= inference["window"]:
         raise C.ConfigError(f"--window-overlap ({inference['window_overlap']}) must be smaller than the window ({inference['window']})")
     OmegaConf.set_readonly(cfg, False)

@@ -25,7 +25,7 @@ from vidrestore.config import ENSEMBLES, FACTOR, LATENT_CH, load_model_config
 from vidrestore.errors import ConfigError, InputError, WeightsError
 from vidrestore.models.chain import RestorationChain
 from vidrestore.models.layers import deploy_all
-from vidrestore.models.refine import guided_refine
+from vidrestore.models.refine import guided_refine, setting_problems
 from vidrestore.tiling import WindowStream, dihedral, pad_to_multiple, tiled
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -98,14 +98,9 @@ class Restorer:
             raise ConfigError(f"ensemble must be one of {', '.join(map(str, ENSEMBLES))} (flips/transposes averaged), got {self.ensemble}")
         if not 0 <= self.refine <= 10:
             raise ConfigError(f"refine strength must be in [0, 10] (0 = off), got {self.refine}")
-        if self.refine_kernel < 3 or self.refine_kernel % 2 == 0:
-            raise ConfigError(f"inference.refine_kernel must be an odd number >= 3, got {self.refine_kernel}")
-        if self.refine_passes not in (1, 2):
-            raise ConfigError(f"inference.refine_passes must be 1 or 2, got {self.refine_passes}")
-        if not 0 <= self.refine_detail <= 1:
-            raise ConfigError(f"inference.refine_detail must be in [0, 1] (0 = off), got {self.refine_detail}")
-        if self.refine_detail_kernel < 3 or self.refine_detail_kernel % 2 == 0:
-            raise ConfigError(f"inference.refine_detail_kernel must be an odd number >= 3, got {self.refine_detail_kernel}")
+        if problems := setting_problems(self.refine_kernel, self.refine_passes, self.refine_detail, self.refine_detail_kernel):
+            key, what = problems[0]
+            raise ConfigError(f"inference.{key} {what}")
 
     # --- construction -------------------------------------------------------------------------
     @classmethod

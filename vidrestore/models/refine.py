@@ -41,6 +41,19 @@ def removed_sigma(lq: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return (lq - out).abs().flatten(1).median(dim=1).values * 1.4826
 
 
+def setting_problems(kernel: int, passes: int, detail: float, detail_kernel: int) -> list[tuple[str, str]]:
+    """(inference key, what is wrong) for each invalid refinement setting besides the strength; the one set of rules
+    for the Restorer (a file's or a config's values) and training/set_inference.py (values about to be written)."""
+    problems = [(key, f"must be odd and >= 3, got {k}") for key, k in (("refine_kernel", kernel),
+                                                                        ("refine_detail_kernel", detail_kernel))
+                if k < 3 or k % 2 == 0]
+    if passes not in (1, 2):
+        problems.append(("refine_passes", f"must be 1 or 2, got {passes}"))
+    if not 0 <= detail <= 1:
+        problems.append(("refine_detail", f"must be in [0, 1] (0 = off), got {detail}"))
+    return problems
+
+
 def detail_fade(s: float) -> float:
     """The detail pass's weight at removed noise s (1 at DETAIL_SIGMA, falling as s and as 1/s² either side)."""
     return min(s / DETAIL_SIGMA, (DETAIL_SIGMA / s) ** 2)
