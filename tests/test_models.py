@@ -298,6 +298,42 @@ def test_pixel_head_starts_as_a_no_op_and_refines_at_pixel_scale(cfg, aligned):
         assert not torch.allclose(changed, changed_plain)  # the head itself reads the neighbour
 
 
+@pytest.mark.parametrize("aligned", [False, True])
+def test_deblock_head_starts_as_a_no_op_and_is_what_the_gate_falls_back_to(cfg, aligned):
+    """`deblock_head` changes the fallback target from lq to lq + a correction read from frames t-1, t, t+1:
+    switched on over trained weights it changes nothing until trained; where the gate shuts, the output is
+    that target; it reads the (aligned) neighbours; and it needs the fallback gate."""
+    base = ["decoder.align=true", "decoder.lq_neighbour_frames=2", "decoder.out_far=true"] if aligned else []
+    plain = activate(TemporalPixelDecoder(cfg.vae, load_model_config("tiny", base).decoder)).eval()
+    head_cfg = load_model_config("tiny", base + ["decoder.deblock_head=true", "decoder.deblock_head_channels=8",
+                                                 "decoder.deblock_head_blocks=1"]).decoder
+    head = TemporalPixelDecoder(cfg.vae, head_cfg).eval()
+    missing, unexpected = head.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("deblock_head.") for k in missing)
+    g = torch.Generator().manual_seed(0)
+    z, lq = torch.randn(5, 64, 2, 2, generator=g), torch.rand(5, 3, 64, 64, generator=g)
+    with torch.no_grad():
+        assert torch.equal(head(z, lq, T=5), plain(z, lq, T=5))
+        torch.nn.init.normal_(head.deblock_head.out[0].weight, std=0.1, generator=g)
+        parts = head(z, lq, T=5, parts=True)
+        assert (parts["base"] - lq).abs().mean() > 1e-3
+        head.confidence[1].bias.fill_(-1e4)  # the gate shuts (as far as its clamp lets it)
+        for conv in (head.out_temporal, head.out_far):  # (and no output filter / far filter after it)
+            if conv is not None:
+                conv.weight.zero_()
+                conv.bias.zero_()
+        parts = head(z, lq, T=5, parts=True)
+        m = parts["m"]
+        assert torch.allclose(parts["out"], parts["base"] + m * (parts["rgb"] - parts["base"]), atol=1e-6)
+        assert (parts["out"] - parts["base"]).abs().max() < 0.01
+        lq2 = lq.clone()
+        lq2[3] = torch.rand(3, 64, 64, generator=g)  # frame t+1 of frame 2
+        assert not torch.equal(head.deblocked(lq2, 5)[2], head.deblocked(lq, 5)[2])  # it reads the neighbour
+        assert torch.equal(head.deblocked(lq2, 5)[0], head.deblocked(lq, 5)[0])  # and only t-1, t+1
+    with pytest.raises(ValueError, match="needs decoder.fallback"):
+        TemporalPixelDecoder(cfg.vae, load_model_config("tiny", ["decoder.deblock_head=true", "decoder.fallback=false"]).decoder)
+
+
 @pytest.mark.parametrize("spatial", [1, 3])
 def test_temporal_block_reach_in_space(spatial):
     """(k,3,3) kernels let frame t read its neighbours' features one pixel away (content that moved);

@@ -11,13 +11,13 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 from training import common as C
-from training import export_checkpoint, finetune_decoder, train_dit, train_vae
+from training import export_checkpoint, finetune_decoder, train_deblock, train_dit, train_vae
 from training.losses import Perceptual, log_mse_loss, no_harm_loss
 from vidrestore import Restorer
 from vidrestore import weights_io as W
 from vidrestore.errors import ConfigError
 
-SCRIPTS = {"vae": train_vae, "dit": train_dit, "decoder": finetune_decoder}
+SCRIPTS = {"vae": train_vae, "dit": train_dit, "decoder": finetune_decoder, "deblock": train_deblock}
 
 
 @pytest.fixture(scope="module")
@@ -209,6 +209,34 @@ def test_a_no_op_add_on_can_be_switched_on_and_a_checkpoint_exported(chain_runs,
         export_checkpoint.export(ckpt, tmp_path / "x.safetensors", inference_steps=0)
     with pytest.raises(ConfigError, match="smaller than the window"):
         export_checkpoint.export(ckpt, tmp_path / "x.safetensors", window=4, window_overlap=4)
+
+
+def test_deblock_head_trains_alone_from_a_clip_pool_and_the_rest_stays_as_init(chain_runs, image_root, tmp_path):
+    init = chain_runs / "decoder" / "export.safetensors"
+    pool = tmp_path / "pool.safetensors"
+    small = "model_overrides=[decoder.deblock_head=true,decoder.deblock_head_channels=8,decoder.deblock_head_blocks=1]"
+    args = [f"init={init}", small, "data.frames=3", "pool=3", "crop=32", f"pool_cache={pool}", "export_dtype=fp32"]
+    records = run("deblock", image_root, tmp_path / "a", *args, "steps=4", "checkpoint_every=2", "val_every=4")
+    assert pool.is_file()
+    state, cfg, meta = W.load(tmp_path / "a" / "export.safetensors")
+    init_state, _, init_meta = W.load(init)
+    assert cfg.decoder.deblock_head and meta["stages"].endswith(",deblock") and meta["trained"] == init_meta["trained"]
+    assert state["pixel_decoder.deblock_head.out.0.weight"].abs().sum() > 0  # learned from its zero start
+    assert set(state) - set(init_state) == {k for k in state if k.startswith("pixel_decoder.deblock_head.")}
+    assert all(torch.equal(state[k], v) for k, v in init_state.items())  # everything else exactly as init
+    assert any("val/h264_crf37/psnr" in r and "val/h264_crf37/psnr_lq" in r for r in records)
+    # a resumed run (the pool read back from its cache) reproduces the uninterrupted one
+    run("deblock", image_root, tmp_path / "b", *args, "steps=2", "checkpoint_every=2")
+    run("deblock", image_root, tmp_path / "b", *args, "steps=4", "checkpoint_every=2", "resume=auto")
+    resumed, _, _ = W.load(tmp_path / "b" / "export.safetensors")
+    assert all(torch.equal(resumed[k], state[k]) for k in state if "deblock_head" in k)
+    Restorer.from_pretrained(tmp_path / "a" / "export.safetensors", allow_untrained=True)  # the inference side loads it
+    with pytest.raises(ConfigError, match="another pool"):
+        run("deblock", image_root, tmp_path / "c", *args[:-3], "pool=2", f"pool_cache={pool}", "steps=1")
+    with pytest.raises(ConfigError, match="crop must be even"):
+        run("deblock", image_root, tmp_path / "d", *args[:-3], "crop=31", "steps=1")
+    with pytest.raises(ConfigError, match="needs >= 3 frames|need >= 3 frames"):
+        run("deblock", image_root, tmp_path / "e", *args[:2], "data.frames=2", "pool=2", "crop=32", "steps=1")
 
 
 def test_no_harm_loss_only_punishes_clips_made_worse_than_their_input():

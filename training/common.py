@@ -163,6 +163,18 @@ class StepSampler(torch.utils.data.Sampler):
 
 def make_loader(cfg, env: Env, start_step: int):
     """Training DataLoader for steps [start_step, cfg.steps) and the validation dataset (or None)."""
+    train, val = build_data(cfg)
+    end = min(cfg.steps, int(cfg.get("stop_at") or cfg.steps))  # stop_at: end this run early (curricula), same schedule
+    sampler = StepSampler(start_step, end, cfg.batch_size, env.rank, env.world, len(train))
+    loader = torch.utils.data.DataLoader(
+        train, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
+        collate_fn=collate, prefetch_factor=2 if cfg.workers else None,
+        generator=torch.Generator().manual_seed(int(cfg.seed)))  # keeps the global RNG (restored on resume) untouched
+    return loader, val
+
+
+def build_data(cfg):
+    """The training dataset (cfg.data_config overlaid with cfg.data) and the validation dataset (or None)."""
     from training.data import build_dataset, load_data_config
     from vidrestore.errors import InputError
 
@@ -170,12 +182,6 @@ def make_loader(cfg, env: Env, start_step: int):
     train = build_dataset(data_cfg, "train")
     if not cfg.get("degrade", True):
         train.degradation = None  # stages that only need clean frames skip the (slow) degradations
-    end = min(cfg.steps, int(cfg.get("stop_at") or cfg.steps))  # stop_at: end this run early (curricula), same schedule
-    sampler = StepSampler(start_step, end, cfg.batch_size, env.rank, env.world, len(train))
-    loader = torch.utils.data.DataLoader(
-        train, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.workers,
-        collate_fn=collate, prefetch_factor=2 if cfg.workers else None,
-        generator=torch.Generator().manual_seed(int(cfg.seed)))  # keeps the global RNG (restored on resume) untouched
     val = None
     if data_cfg.get("val"):
         try:
@@ -183,7 +189,7 @@ def make_loader(cfg, env: Env, start_step: int):
             val = build_dataset(OmegaConf.merge(data_cfg, {"seed": int(data_cfg.seed) + 12345, "orientations": "hflip"}), "val")
         except InputError as e:  # validation is optional; training data is not
             print(f"note: no validation ({e})", file=sys.stderr)
-    return loader, val
+    return train, val
 
 
 def collate(items):
@@ -224,6 +230,8 @@ def build_chain(cfg, env: Env) -> RestorationChain:
                 fresh.append("pixel_decoder.out_far.")
             if model_cfg.decoder.pixel_head and not init_cfg.decoder.get("pixel_head"):
                 fresh.append("pixel_decoder.pixel_head.")
+            if model_cfg.decoder.deblock_head and not init_cfg.decoder.get("deblock_head"):
+                fresh.append("pixel_decoder.deblock_head.")
             missing = [k for k in missing if not k.startswith(tuple(fresh))]
             if missing or unexpected:
                 raise ConfigError(f"{cfg.init} does not fit the model (after model_overrides): missing {missing[:3]}, "

@@ -70,6 +70,9 @@ class DecoderConfig:
     pixel_head: bool = False  # residual CNN at H/2 refining the output (from it, the degraded frame, the neighbours)
     pixel_head_channels: int = 48
     pixel_head_blocks: int = 4
+    deblock_head: bool = False  # the fallback target is the degraded frame after a compression-artefact CNN (needs fallback)
+    deblock_head_channels: int = 48
+    deblock_head_blocks: int = 6
 
 
 @dataclass

@@ -14,7 +14,11 @@
     output: rgb = decoded frame, or lq + decoded correction (`residual`, zero at init)
             out = lq + m * (rgb - lq),  m = sigmoid(confidence head, soft-clamped to [-6, 6]): falls
             back to the degraded input where the restoration cannot be trusted (the clamp keeps the
-            gate from saturating shut, which would stop the restoration path from learning);
+            gate from saturating shut, which would stop the restoration path from learning); with
+            `deblock_head` it falls back to lq + deblock_head(lq at t-1, t, t+1) instead: a small
+            residual CNN at H/2 trained on compressed clips (training/train_deblock.py), so that
+            where the latent path cannot beat the input (compression artefacts without noise) the
+            output is the input with its blocking and ringing reduced, not the input as it is;
             then a final zero-init temporal conv ((3,1,1) over frames, with `align` over the neighbours
             warped onto frame t, with `out_far` plus a second zero-init conv over the warped t-2, t+2;
             with `out_gate` its step is scaled per pixel by a gate in [0, 2] that sees the frame
@@ -153,6 +157,7 @@ class NVSMAttention(nn.Module):
 class PixelHead(nn.Module):
     """Residual refinement at H/2 (FFDNet-like): the decoder's output, the degraded frame and the
     aligned neighbours -> pixel-unshuffle x2 -> conv -> ResBlocks -> zero-init conv -> pixel-shuffle x2.
+    The deblock head has the same form, reading the degraded frames t, t-1, t+1 only.
 
         x (B*T, cin, H, W) -> correction (B*T, 3, H, W), zero at init"""
 
@@ -202,6 +207,10 @@ class TemporalPixelDecoder(nn.Module):
             self.out_far = zero_(nn.Conv3d(3, 3, (2, 1, 1))) if cfg.out_far else None  # frames t-2, t+2
         # input: the output, the degraded frame, and the neighbours of the output filter
         self.pixel_head = PixelHead(6 + 6 * output_radius(cfg), cfg.pixel_head_channels, cfg.pixel_head_blocks) if cfg.pixel_head else None
+        if cfg.deblock_head and not cfg.fallback:
+            raise ValueError("decoder.deblock_head needs decoder.fallback (it is what the fallback gate blends towards)")
+        # input: frames t-1, t, t+1 of the degraded clip (t-1, t+1 warped onto t with `align`)
+        self.deblock_head = PixelHead(9, cfg.deblock_head_channels, cfg.deblock_head_blocks) if cfg.deblock_head else None
         # gain of the decoder stream where each level's LQ feature joins it. Residual mode starts the
         # finest one at 0.1: the VAE decoder's stream (large, not yet useful for restoration) would
         # otherwise swamp the degraded frame's detail path and slow its learning ~2x; not at 0, which
@@ -247,9 +256,20 @@ class TemporalPixelDecoder(nn.Module):
             out = out + self.lq_far_stem(torch.cat([frames[0], frames[3]], dim=1))
         return out
 
+    @staticmethod
+    def deblock_input(lq: torch.Tensor, T: int, flows: torch.Tensor | None = None) -> torch.Tensor:
+        """Frames t, t-1, t+1 of the degraded clip for the deblock head: (B*T,3,H,W) -> (B*T,9,H,W); t-1, t+1
+        warped onto frame t when flows (B*T,2R,2,H,W) are given (as they are in `forward` with `align`)."""
+        nb = warp_neighbours(lq, T, within(flows, 1)) if flows is not None else stack_neighbours(lq, T, 1, centre=False)
+        return torch.cat([lq, nb], dim=1)
+
+    def deblocked(self, lq: torch.Tensor, T: int, flows: torch.Tensor | None = None) -> torch.Tensor:
+        """The fallback target: lq (B*T,3,H,W) plus the deblock head's correction (B*T,3,H,W)."""
+        return lq + self.deblock_head(self.deblock_input(lq, T, flows))
+
     def forward(self, z: torch.Tensor, lq: torch.Tensor, T: int, parts: bool = False):
         """z (B*T,64,h,w), lq (B*T,3,32h,32w) in [0,1], frames grouped per clip -> (B*T,3,32h,32w).
-        parts=True returns dict(out, rgb (before the fallback gate), m) for training losses."""
+        parts=True returns dict(out, rgb (before the fallback gate), m, base (what the gate falls back to)) for training losses."""
         flows = neighbour_flows(lq, T, self.align_radius, self.cfg.align_search) if self.align_radius else None
         lq_feats = None
         if self.lq_branch is not None:
@@ -272,10 +292,12 @@ class TemporalPixelDecoder(nn.Module):
 
         h = self.decoder(z, hook)  # (B*T,3,H,W) in [-1,1] units
         rgb = lq + h / 2 if self.cfg.residual else (h + 1) / 2
-        out, m, nb_all = rgb, None, None
+        out, m, nb_all, base = rgb, None, None, lq
         if self.cfg.fallback:
             m = torch.sigmoid(6 * torch.tanh(self.confidence(last[0]) / 6))  # (B*T,1,H,W)
-            out = lq + m * (rgb - lq)
+            if self.deblock_head is not None:  # fall back to the degraded frame with its compression artefacts removed
+                base = self.deblocked(lq, T, flows)
+            out = base + m * (rgb - base)
         if self.cfg.temporal:
             k = self.cfg.temporal_kernel // 2
             if flows is None:  # frames t-k..t+k as they are
@@ -298,7 +320,7 @@ class TemporalPixelDecoder(nn.Module):
         if self.pixel_head is not None:
             x = [out, lq] + ([nb_all] if nb_all is not None else [])
             out = out + self.pixel_head(torch.cat(x, dim=1))
-        return {"out": out, "rgb": rgb, "m": m} if parts else out
+        return {"out": out, "rgb": rgb, "m": m, "base": base} if parts else out
 
     @torch.no_grad()
     def init_out_far(self, alpha: float) -> None:
