@@ -8,7 +8,7 @@ from vidrestore.config import load_model_config
 from vidrestore.errors import ConfigError
 from vidrestore.models.attention import GGSA
 from vidrestore.models.chain import RestorationChain
-from vidrestore.models.decoder import MotionGate, NVSMAttention, TemporalPixelDecoder
+from vidrestore.models.decoder import MotionGate, NVSMAttention, TemporalPixelDecoder, deblock_weight, estimate_noise
 from vidrestore.models.dit import LatentDiT
 from vidrestore.models.layers import HRMConv, RepConv, RepDWConv, ResBlock, deploy_all
 from vidrestore.models.lpvae import LPVAE
@@ -311,7 +311,8 @@ def test_deblock_head_starts_as_a_no_op_and_is_what_the_gate_falls_back_to(cfg, 
     missing, unexpected = head.load_state_dict(plain.state_dict(), strict=False)
     assert not unexpected and missing and all(k.startswith("deblock_head.") for k in missing)
     g = torch.Generator().manual_seed(0)
-    z, lq = torch.randn(5, 64, 2, 2, generator=g), torch.rand(5, 3, 64, 64, generator=g)
+    smooth = lambda: F.interpolate(torch.rand(5, 3, 8, 8, generator=g), size=(64, 64), mode="bilinear")  # noqa: E731
+    z, lq = torch.randn(5, 64, 2, 2, generator=g), smooth()  # no visible noise: the head's domain
     with torch.no_grad():
         assert torch.equal(head(z, lq, T=5), plain(z, lq, T=5))
         torch.nn.init.normal_(head.deblock_head.out[0].weight, std=0.1, generator=g)
@@ -327,11 +328,29 @@ def test_deblock_head_starts_as_a_no_op_and_is_what_the_gate_falls_back_to(cfg, 
         assert torch.allclose(parts["out"], parts["base"] + m * (parts["rgb"] - parts["base"]), atol=1e-6)
         assert (parts["out"] - parts["base"]).abs().max() < 0.01
         lq2 = lq.clone()
-        lq2[3] = torch.rand(3, 64, 64, generator=g)  # frame t+1 of frame 2
+        lq2[3] = smooth()[0]  # frame t+1 of frame 2
         assert not torch.equal(head.deblocked(lq2, 5)[2], head.deblocked(lq, 5)[2])  # it reads the neighbour
         assert torch.equal(head.deblocked(lq2, 5)[0], head.deblocked(lq, 5)[0])  # and only t-1, t+1
+        noisy = (lq + 25 / 255 * torch.randn(lq.shape, generator=g)).clamp(0, 1)
+        assert torch.equal(head.deblocked(noisy, 5), noisy)  # off on visible noise (the head does not even run)
+        mixed = torch.cat([noisy[:2], lq[2:]])  # per frame: the noisy ones pass unchanged
+        out = head.deblocked(mixed, 5)
+        assert torch.equal(out[:2], noisy[:2]) and (out[2:] - lq[2:]).abs().mean() > 1e-3
     with pytest.raises(ValueError, match="needs decoder.fallback"):
         TemporalPixelDecoder(cfg.vae, load_model_config("tiny", ["decoder.deblock_head=true", "decoder.fallback=false"]).decoder)
+
+
+def test_noise_estimate_and_the_deblock_weight():
+    g = torch.Generator().manual_seed(0)
+    clean = F.interpolate(torch.rand(4, 3, 16, 16, generator=g), size=(128, 128), mode="bicubic").clamp(0, 1)
+    for sigma in (5, 10, 25):
+        noisy = clean + sigma / 255 * torch.randn(clean.shape, generator=g)
+        assert torch.allclose(estimate_noise(noisy) * 255, torch.full((4,), float(sigma)), rtol=0.1)
+    assert (estimate_noise(clean) * 255 < 2).all()  # well below the weight's lower end (4)
+    frames = torch.stack([clean[0] + s / 255 * torch.randn(clean[0].shape, generator=g) for s in (0, 6, 12)])
+    w = deblock_weight(frames, 4.0, 8.0)
+    assert w.shape == (3, 1, 1, 1) and w[0] == 1 and 0 < w[1] < 1 and w[2] == 0
+    assert estimate_noise(torch.rand(2, 3, 33, 17)).shape == (2,)  # odd sizes
 
 
 @pytest.mark.parametrize("spatial", [1, 3])

@@ -4,7 +4,8 @@ The fallback gate of the pixel decoder returns the degraded frame where the late
 clips that are compressed but not noisy that is almost the whole frame (the gate sits at ~0.05 there), so the
 output was the input, blocking and ringing included. With the deblock head the gate falls back to
 
-    base = lq_t + DeblockHead(lq_t, lq_t-1, lq_t+1)       (t-1, t+1 warped onto t by block matching with decoder.align)
+    base = lq_t + w · deblock_head(lq_t, lq_t-1, lq_t+1)  (t-1, t+1 warped onto t by block matching with decoder.align;
+                                                          w: 1 on frames without visible noise, 0 on noisy ones)
 
 a small residual CNN at H/2 (the pixel head's design), so the fallback itself removes compression artefacts.
 The decoder's own training mixture holds too few compressed-only clips for a head like this to learn there at
@@ -14,7 +15,7 @@ some blur, rescaling and light noise before): `configs/train/deblock.yaml`. The 
 the head switched on and trained, its other tensors and inference settings unchanged; `finetune_decoder.py`
 can take it as init.
 
-    loss = mean sqrt((base - gt)^2 + eps^2)               (Charbonnier)
+    loss = mean sqrt((base - gt)^2 + eps^2)               (Charbonnier; noise_weight=false trains without w)
 
 Clips: `pool` clips are drawn once from the data chain (DataLoader workers run the encoders) and kept in
 memory as uint8 (`pool_cache` saves them for later runs); each step takes `batch_size` random crops of
@@ -37,6 +38,7 @@ from omegaconf import OmegaConf  # noqa: E402
 from training import common as C  # noqa: E402
 from vidrestore import weights_io as W  # noqa: E402
 from vidrestore.models.align import neighbour_flows  # noqa: E402
+from vidrestore.models.decoder import deblock_weight  # noqa: E402
 
 DEFAULT = C.REPO / "configs" / "train" / "deblock.yaml"
 
@@ -122,7 +124,8 @@ def main(cfg):
         C.set_lr(opt, C.lr_at(cfg, step))
         with C.autocast(cfg, env):
             x = dec.deblock_input(lq, 3, flows)[1::3]  # frame t of each crop, with t-1 and t+1
-            base = lq[1::3] + head(x)
+            w = deblock_weight(lq[1::3], *dec.cfg.deblock_noise) if cfg.noise_weight else 1.0
+            base = lq[1::3] + w * head(x)
             loss = torch.sqrt((base.float() - gt) ** 2 + float(cfg.charbonnier_eps) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()

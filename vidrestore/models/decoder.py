@@ -71,6 +71,24 @@ def within(flows: torch.Tensor, r: int) -> torch.Tensor:
     return flows[:, R - r:R + r]
 
 
+def estimate_noise(x: torch.Tensor) -> torch.Tensor:
+    """Robust noise σ of each frame from its finest Haar diagonal band (Donoho: median |HH| / 0.6745):
+    (N,C,H,W) in [0,1] -> (N,) in [0,1] units. Measured on moving Kodak clips (0-255 units): clean 1.1-2.9,
+    H.264 CRF 37 0-0.9 (CRF 30 after σ = 10 noise: 0-2.0; the codec removes that band), AWGN σ = 5 5.4-6.8,
+    σ = 10 10.2-11.3, σ = 25 24.3-25.0."""
+    x = x[..., : x.shape[-2] // 2 * 2, : x.shape[-1] // 2 * 2]
+    hh = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
+    return hh.abs().flatten(1).median(dim=1).values / 0.6745
+
+
+def deblock_weight(lq: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
+    """(N,3,H,W) -> (N,1,1,1): 1 where the frame's estimated noise σ is below lo, 0 above hi (0-255 units), linear
+    between. The deblock head learnt on compressed clips; on noisy ones (σ = 25: the fallback gate sits at ~0.7 and
+    passes 30 % of the base) it cost 0.15 dB, so there the base stays the degraded frame itself."""
+    s = estimate_noise(lq.float()) * 255
+    return ((hi - s) / max(hi - lo, 1e-6)).clamp(0, 1).view(-1, 1, 1, 1).to(lq.dtype)
+
+
 class TemporalResBlock(nn.Module):
     """Residual block across neighbouring frames: (B*T,C,h,w) -> same.
 
@@ -264,8 +282,14 @@ class TemporalPixelDecoder(nn.Module):
         return torch.cat([lq, nb], dim=1)
 
     def deblocked(self, lq: torch.Tensor, T: int, flows: torch.Tensor | None = None) -> torch.Tensor:
-        """The fallback target: lq (B*T,3,H,W) plus the deblock head's correction (B*T,3,H,W)."""
-        return lq + self.deblock_head(self.deblock_input(lq, T, flows))
+        """The fallback target: lq (B*T,3,H,W) plus the deblock head's correction (B*T,3,H,W), weighted per frame by
+        `deblock_weight`: the head is a compression specialist, so it stays off on frames that hold visible noise."""
+        w = deblock_weight(lq, *self.cfg.deblock_noise)  # (B*T,1,1,1)
+        on = w.flatten().nonzero().flatten()  # the head runs on those frames only (noisy windows cost nothing)
+        if on.numel() == 0:
+            return lq
+        x = self.deblock_input(lq, T, flows)[on]  # (n,9,H,W)
+        return lq.index_add(0, on, w[on] * self.deblock_head(x))
 
     def forward(self, z: torch.Tensor, lq: torch.Tensor, T: int, parts: bool = False):
         """z (B*T,64,h,w), lq (B*T,3,32h,32w) in [0,1], frames grouped per clip -> (B*T,3,32h,32w).
