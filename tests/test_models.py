@@ -336,6 +336,8 @@ def test_deblock_head_starts_as_a_no_op_and_is_what_the_gate_falls_back_to(cfg, 
         mixed = torch.cat([noisy[:2], lq[2:]])  # per frame: the noisy ones pass unchanged
         out = head.deblocked(mixed, 5)
         assert torch.equal(out[:2], noisy[:2]) and (out[2:] - lq[2:]).abs().mean() > 1e-3
+        with torch.autocast("cpu", dtype=torch.bfloat16):  # mixed precision: the head runs in bf16, lq stays fp32
+            assert torch.allclose(head.deblocked(mixed, 5), out, atol=0.02)
     with pytest.raises(ValueError, match="needs decoder.fallback"):
         TemporalPixelDecoder(cfg.vae, load_model_config("tiny", ["decoder.deblock_head=true", "decoder.fallback=false"]).decoder)
 

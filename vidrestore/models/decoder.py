@@ -289,7 +289,7 @@ class TemporalPixelDecoder(nn.Module):
         if on.numel() == 0:
             return lq
         x = self.deblock_input(lq, T, flows)[on]  # (n,9,H,W)
-        return lq.index_add(0, on, w[on] * self.deblock_head(x))
+        return lq.index_add(0, on, (w[on] * self.deblock_head(x)).to(lq.dtype))  # (autocast: the head may run in bf16)
 
     def forward(self, z: torch.Tensor, lq: torch.Tensor, T: int, parts: bool = False):
         """z (B*T,64,h,w), lq (B*T,3,32h,32w) in [0,1], frames grouped per clip -> (B*T,3,32h,32w).
