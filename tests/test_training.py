@@ -239,6 +239,17 @@ def test_deblock_head_trains_alone_from_a_clip_pool_and_the_rest_stays_as_init(c
         run("deblock", image_root, tmp_path / "e", *args[:2], "data.frames=2", "pool=2", "crop=32", "steps=1")
 
 
+def test_deblock_crops_take_three_frames_and_a_clean_share_reads_the_clean_ones():
+    g = torch.Generator().manual_seed(0)
+    pool = {"gt": torch.randint(0, 256, (3, 5, 3, 16, 16), dtype=torch.uint8, generator=g)}
+    pool["lq"] = pool["gt"] // 2
+    lq, gt = train_deblock.crops(pool, 6, 8, torch.Generator().manual_seed(1))
+    assert lq.shape == (18, 3, 8, 8) and gt.shape == (6, 3, 8, 8)
+    assert torch.equal((lq[1::3] * 255).round(), ((gt * 255).round() // 2))  # frame t of the degraded clip, under gt's frame t
+    lq, gt = train_deblock.crops(pool, 6, 8, torch.Generator().manual_seed(1), clean_share=1.0)
+    assert torch.equal(lq[1::3], gt)  # every crop clean: the target is the input
+
+
 def test_no_harm_loss_only_punishes_clips_made_worse_than_their_input():
     g = torch.Generator().manual_seed(0)
     gt = torch.rand(3, 2, 3, 8, 8, generator=g)

@@ -19,7 +19,8 @@ can take it as init.
 
 Clips: `pool` clips are drawn once from the data chain (DataLoader workers run the encoders) and kept in
 memory as uint8 (`pool_cache` saves them for later runs); each step takes `batch_size` random crops of
-three consecutive frames, so the encoders do not bound the step rate.
+three consecutive frames, so the encoders do not bound the step rate; a `clean_share` of the crops read the clean
+frames instead (the target is then the input itself), so the head learns to leave uncompressed frames alone.
 
     python training/train_deblock.py init=vidrestore/weights/default.safetensors run_dir=runs/deblock
 """
@@ -75,14 +76,16 @@ def draw_pool(cfg, train) -> dict[str, torch.Tensor]:
     return pool
 
 
-def crops(pool: dict[str, torch.Tensor], n: int, size: int, g: torch.Generator):
-    """n random crops of frames t-1, t, t+1 of random pool clips -> lq (n*3,3,s,s) (clip-major) and gt of frame t (n,3,s,s)."""
+def crops(pool: dict[str, torch.Tensor], n: int, size: int, g: torch.Generator, clean_share: float = 0.0):
+    """n random crops of frames t-1, t, t+1 of random pool clips -> lq (n*3,3,s,s) (clip-major) and gt of frame t (n,3,s,s).
+    A `clean_share` of them take the clean frames as their input too: the head learns to leave clean frames alone."""
     N, T, _, H, W = pool["lq"].shape
     i = torch.randint(0, N, (n,), generator=g)
     t = torch.randint(1, T - 1, (n,), generator=g)
     y = torch.randint(0, H - size + 1, (n,), generator=g)
     x = torch.randint(0, W - size + 1, (n,), generator=g)
-    lq = torch.stack([pool["lq"][a, b - 1:b + 2, :, c:c + size, d:d + size] for a, b, c, d in zip(i, t, y, x)])
+    clean = torch.rand(n, generator=g) < clean_share
+    lq = torch.stack([pool["gt" if k else "lq"][a, b - 1:b + 2, :, c:c + size, d:d + size] for a, b, c, d, k in zip(i, t, y, x, clean)])
     gt = torch.stack([pool["gt"][a, b, :, c:c + size, d:d + size] for a, b, c, d in zip(i, t, y, x)])
     return lq.flatten(0, 1).float() / 255, gt.float() / 255
 
@@ -118,7 +121,7 @@ def main(cfg):
     while step < end:
         step += 1
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        lq, gt = crops(pool, int(cfg.batch_size), int(cfg.crop), g)
+        lq, gt = crops(pool, int(cfg.batch_size), int(cfg.crop), g, float(cfg.clean_share))
         lq, gt = lq.to(env.device), gt.to(env.device)
         flows = neighbour_flows(lq, 3, 1, search) if search else None
         C.set_lr(opt, C.lr_at(cfg, step))

@@ -4,7 +4,8 @@
 # alone, everything else frozen (training/train_deblock.py with configs/train/deblock.yaml as it stands: a pool of
 # 6000 compressed CBSD432 clips drawn once, 8000 steps of 16 crops of 96x96, Charbonnier loss, LR 4e-4 cosine),
 # exported fp16 with v0.33's tensors and inference settings unchanged. The head learnt before the model weighted it per
-# frame by the estimated noise (decoder.deblock_noise), hence noise_weight=false here:
+# frame by the estimated noise (decoder.deblock_noise), and before it saw clean frames, hence noise_weight=false
+# clean_share=0 here:
 #
 #   INIT=<the v0.33 weights (vidrestore/weights/default.safetensors at the commit that shipped v0.33)> \
 #     bash training/recipes/tiny_default_deblock_v34_cpu.sh
@@ -16,4 +17,4 @@ cd "$(dirname "$0")/../.."
 : "${INIT:?set INIT to the v0.33 weights (see above)}"
 PY=${PY:-python}
 RUN=${RUN:-runs/deblock_v34}
-$PY training/train_deblock.py init="$INIT" run_dir="$RUN" steps=8000 noise_weight=false resume=auto pool_cache="${POOL:-$RUN/pool.safetensors}" "$@"
+$PY training/train_deblock.py init="$INIT" run_dir="$RUN" steps=8000 noise_weight=false clean_share=0 resume=auto pool_cache="${POOL:-$RUN/pool.safetensors}" "$@"
