@@ -4,7 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vidrestore.models.align import aligned_neighbours, box_sum, estimate_flow, median3, neighbour_flows, warp
+from vidrestore.models.align import (aligned_neighbours, box_sum, clip_rows, estimate_flow, median3, neighbour_flows, warp,
+                                     warp_neighbours)
+from vidrestore.models.decoder import TemporalPixelDecoder
 
 
 def texture(h=96, w=128, seed=0) -> torch.Tensor:
@@ -86,3 +88,17 @@ def test_flows_are_fp32_under_bf16_autocast():
         warped = warp(clip, plain[:, 0])
     assert auto.dtype == torch.float32 and torch.equal(auto, plain)
     assert warped.dtype == torch.float32
+
+
+def test_flows_and_warps_of_chosen_frames_are_those_of_the_whole_clip():
+    """`frames=` computes only those frames' flows (the deblock head's training reads frame t of 3-frame crops)."""
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(2, 3, 40, 40, generator=g)
+    x = torch.stack([torch.roll(base, (i, 2 * i), dims=(-2, -1)) for i in range(3)], dim=1).flatten(0, 1)  # 2 clips x 3
+    rows = clip_rows(2, 3, [1])
+    assert rows == [1, 4]
+    full, some = neighbour_flows(x, 3, 1, 2), neighbour_flows(x, 3, 1, 2, frames=[1])
+    assert some.shape == (2, 2, 2, 40, 40) and torch.equal(some, full[rows])
+    assert torch.equal(warp_neighbours(x, 3, some, [1]), warp_neighbours(x, 3, full)[rows])
+    for flows, part in ((full, some), (None, None)):
+        assert torch.equal(TemporalPixelDecoder.deblock_input(x, 3, part, [1]), TemporalPixelDecoder.deblock_input(x, 3, flows)[rows])

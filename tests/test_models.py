@@ -269,17 +269,25 @@ def test_far_output_filter_starts_as_a_no_op_and_needs_alignment(cfg):
         assert not torch.allclose(far(z, lq, T=5), plain(z, lq, T=5))
 
 
+ALIGNED = ["decoder.align=true", "decoder.lq_neighbour_frames=2", "decoder.out_far=true"]
+
+
+def switched_on(cfg, base: list[str], add_on: list[str]):
+    """(plain, with_add_on, missing, unexpected): the decoder of `base` overrides with every path active, and the
+    decoder with `add_on` switched on as well, loaded from the plain one's weights."""
+    plain = activate(TemporalPixelDecoder(cfg.vae, load_model_config("tiny", base).decoder)).eval()
+    other = TemporalPixelDecoder(cfg.vae, load_model_config("tiny", base + add_on).decoder).eval()
+    missing, unexpected = other.load_state_dict(plain.state_dict(), strict=False)
+    return plain, other, missing, unexpected
+
+
 @pytest.mark.parametrize("aligned", [False, True])
 def test_pixel_head_starts_as_a_no_op_and_refines_at_pixel_scale(cfg, aligned):
     """`pixel_head` adds a residual CNN at H/2 after the output filter: switched on over trained weights
     it changes nothing until trained; once trained its correction varies within a 4x4 block (which the
     H/4 decoder levels decode from one feature vector) and reads the (aligned) neighbours."""
-    base = ["decoder.align=true", "decoder.lq_neighbour_frames=2", "decoder.out_far=true"] if aligned else []
-    plain = activate(TemporalPixelDecoder(cfg.vae, load_model_config("tiny", base).decoder)).eval()
-    head_cfg = load_model_config("tiny", base + ["decoder.pixel_head=true", "decoder.pixel_head_channels=16",
-                                                 "decoder.pixel_head_blocks=2"]).decoder
-    head = TemporalPixelDecoder(cfg.vae, head_cfg).eval()
-    missing, unexpected = head.load_state_dict(plain.state_dict(), strict=False)
+    plain, head, missing, unexpected = switched_on(cfg, ALIGNED if aligned else [], [
+        "decoder.pixel_head=true", "decoder.pixel_head_channels=16", "decoder.pixel_head_blocks=2"])
     assert not unexpected and missing and all(k.startswith("pixel_head.") for k in missing)
     assert head.pixel_head.inp[1].in_channels == 4 * (6 + (12 if aligned else 6))  # out, lq, the filter's neighbours
     g = torch.Generator().manual_seed(0)
@@ -303,12 +311,8 @@ def test_deblock_head_starts_as_a_no_op_and_is_what_the_gate_falls_back_to(cfg, 
     """`deblock_head` changes the fallback target from lq to lq + a correction read from frames t-1, t, t+1:
     switched on over trained weights it changes nothing until trained; where the gate shuts, the output is
     that target; it reads the (aligned) neighbours; and it needs the fallback gate."""
-    base = ["decoder.align=true", "decoder.lq_neighbour_frames=2", "decoder.out_far=true"] if aligned else []
-    plain = activate(TemporalPixelDecoder(cfg.vae, load_model_config("tiny", base).decoder)).eval()
-    head_cfg = load_model_config("tiny", base + ["decoder.deblock_head=true", "decoder.deblock_head_channels=8",
-                                                 "decoder.deblock_head_blocks=1"]).decoder
-    head = TemporalPixelDecoder(cfg.vae, head_cfg).eval()
-    missing, unexpected = head.load_state_dict(plain.state_dict(), strict=False)
+    plain, head, missing, unexpected = switched_on(cfg, ALIGNED if aligned else [], [
+        "decoder.deblock_head=true", "decoder.deblock_head_channels=8", "decoder.deblock_head_blocks=1"])
     assert not unexpected and missing and all(k.startswith("deblock_head.") for k in missing)
     g = torch.Generator().manual_seed(0)
     smooth = lambda: F.interpolate(torch.rand(5, 3, 8, 8, generator=g), size=(64, 64), mode="bilinear")  # noqa: E731

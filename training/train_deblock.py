@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 from omegaconf import OmegaConf  # noqa: E402
+from safetensors import safe_open  # noqa: E402
 
 from training import common as C  # noqa: E402
 from vidrestore import weights_io as W  # noqa: E402
@@ -52,8 +53,6 @@ def draw_pool(cfg, train) -> dict[str, torch.Tensor]:
     key = OmegaConf.to_yaml(OmegaConf.create({"pool": int(cfg.pool), "data": cfg.data, "data_config": cfg.data_config}))
     cache = Path(cfg.pool_cache) if cfg.get("pool_cache") else None
     if cache is not None and cache.is_file():
-        from safetensors import safe_open
-
         with safe_open(str(cache), framework="pt") as f:
             if (f.metadata() or {}).get("key") != key:
                 raise C.ConfigError(f"pool_cache {cache} holds clips of another pool or data setting; remove it or name another file")
@@ -123,10 +122,10 @@ def main(cfg):
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         lq, gt = crops(pool, int(cfg.batch_size), int(cfg.crop), g, float(cfg.clean_share))
         lq, gt = lq.to(env.device), gt.to(env.device)
-        flows = neighbour_flows(lq, 3, 1, search) if search else None
+        flows = neighbour_flows(lq, 3, 1, search, frames=[1]) if search else None  # frame t's only: the loss reads no other
         C.set_lr(opt, C.lr_at(cfg, step))
         with C.autocast(cfg, env):
-            x = dec.deblock_input(lq, 3, flows)[1::3]  # frame t of each crop, with t-1 and t+1
+            x = dec.deblock_input(lq, 3, flows, frames=[1])  # frame t of each crop, with t-1 and t+1
             w = deblock_weight(lq[1::3], *dec.cfg.deblock_noise) if cfg.noise_weight else 1.0
             base = lq[1::3] + w * head(x)
             loss = torch.sqrt((base.float() - gt) ** 2 + float(cfg.charbonnier_eps) ** 2).mean()
@@ -147,7 +146,8 @@ def main(cfg):
     if step % cfg.checkpoint_every:
         ckpt.save(step, cfg, {"deblock_head": head}, {"g": opt}, {"deblock_head": ema})
     ema.copy_to(head)
-    trained = W.load(W.resolve(cfg.init))[2].get("trained") == "true"
+    with safe_open(str(W.resolve(cfg.init)), framework="pt") as f:  # the init's metadata (its tensors are in chain)
+        trained = (f.metadata() or {}).get("trained") == "true"
     out = C.export_chain(chain, Path(cfg.run_dir) / cfg.export, "deblock", trained=trained, dtype=cfg.export_dtype,
                          deblock_steps=str(step))
     print(f"exported {out} (EMA weights of the deblock head; the rest as init)")

@@ -155,15 +155,17 @@ def stack_neighbours(x: torch.Tensor, T: int, r: int, centre: bool = True) -> to
 
 
 @torch.no_grad()
-def neighbour_flows(x: torch.Tensor, T: int, r: int, radius: int = 4) -> torch.Tensor:
-    """Flows of frames t-r..t+r (without t) onto frame t: (B*T,C,H,W) -> (B*T,2r,2,H,W).
+def neighbour_flows(x: torch.Tensor, T: int, r: int, radius: int = 4, frames: list[int] | None = None) -> torch.Tensor:
+    """Flows of frames t-r..t+r (without t) onto frame t: (B*T,C,H,W) -> (B*T,2r,2,H,W), or with `frames`
+    only those frames of each clip: (B*len(frames),2r,2,H,W).
 
     Each distinct pair of frames is matched once, all pairs in one batch (at a clip's end the
     replicated neighbour t-2 of frame 1 is frame 0, the same pair as its t-1); where the replicated
     neighbour is frame t itself the flow is zero."""
     B, H, W = x.shape[0] // T, x.shape[-2], x.shape[-1]
     clip = rearrange(x.float(), "(b t) c h w -> b t c h w", t=T)  # fp32 whatever the autocast: running sums
-    slots = [(t, min(max(t + d, 0), T - 1)) for t in range(T) for d in _offsets(r)]  # (frame, its neighbour)
+    frames = list(range(T)) if frames is None else frames
+    slots = [(t, min(max(t + d, 0), T - 1)) for t in frames for d in _offsets(r)]  # (frame, its neighbour)
     pairs = sorted({(t, s) for t, s in slots if s != t})
     found = x.new_zeros(B, len(pairs) + 1, 2, H, W, dtype=torch.float32)  # the last one: zero flow
     if pairs:
@@ -171,16 +173,24 @@ def neighbour_flows(x: torch.Tensor, T: int, r: int, radius: int = 4) -> torch.T
         with torch.autocast(x.device.type, enabled=False):
             found[:, :-1] = estimate_flow(clip[:, ti].flatten(0, 1), clip[:, si].flatten(0, 1), radius).view(B, len(pairs), 2, H, W)
     index = {pair: i for i, pair in enumerate(pairs)}
-    flows = found[:, [index.get(slot, len(pairs)) for slot in slots]]  # (B, T*2r, 2, H, W), slot order
-    return flows.view(B * T, 2 * r, 2, H, W)
+    flows = found[:, [index.get(slot, len(pairs)) for slot in slots]]  # (B, len(frames)*2r, 2, H, W), slot order
+    return flows.view(B * len(frames), 2 * r, 2, H, W)
 
 
-def warp_neighbours(x: torch.Tensor, T: int, flows: torch.Tensor) -> torch.Tensor:
-    """Frames t-r..t+r (without t) warped onto frame t by `flows` (from neighbour_flows), on the
-    channel axis: (B*T,C,H,W) -> (B*T,2rC,H,W), ordered like `stack_neighbours(centre=False)`.
-    Differentiable in x (the flows are fixed)."""
+def clip_rows(B: int, T: int, frames: list[int]) -> list[int]:
+    """Rows of the frames `frames` of every clip in a (B*T, ...) batch, clip by clip."""
+    return [b * T + t for b in range(B) for t in frames]
+
+
+def warp_neighbours(x: torch.Tensor, T: int, flows: torch.Tensor, frames: list[int] | None = None) -> torch.Tensor:
+    """Frames t-r..t+r (without t) warped onto frame t by `flows` (from neighbour_flows, with the same `frames`),
+    on the channel axis: (B*T,C,H,W) -> (B*T,2rC,H,W) (or B*len(frames) rows), ordered like
+    `stack_neighbours(centre=False)`. Differentiable in x (the flows are fixed)."""
     r, C = flows.shape[1] // 2, x.shape[1]
-    frames = rearrange(stack_neighbours(x, T, r, centre=False), "n (k c) h w -> (n k) c h w", c=C)
+    nb = stack_neighbours(x, T, r, centre=False)
+    if frames is not None:
+        nb = nb[clip_rows(x.shape[0] // T, T, frames)]
+    frames = rearrange(nb, "n (k c) h w -> (n k) c h w", c=C)
     warped = warp(frames, rearrange(flows, "n k two h w -> (n k) two h w"))  # every neighbour in one call
     return rearrange(warped, "(n k) c h w -> n (k c) h w", k=2 * r)
 

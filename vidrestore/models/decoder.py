@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from vidrestore.config import FINE_CH
-from vidrestore.models.align import neighbour_flows, stack_neighbours, warp_neighbours
+from vidrestore.models.align import clip_rows, neighbour_flows, stack_neighbours, warp_neighbours
 from vidrestore.models.layers import LayerNorm2d, ResBlock
 from vidrestore.models.lpvae import Decoder, PyramidEncoder
 
@@ -275,11 +275,16 @@ class TemporalPixelDecoder(nn.Module):
         return out
 
     @staticmethod
-    def deblock_input(lq: torch.Tensor, T: int, flows: torch.Tensor | None = None) -> torch.Tensor:
+    def deblock_input(lq: torch.Tensor, T: int, flows: torch.Tensor | None = None, frames: list[int] | None = None) -> torch.Tensor:
         """Frames t, t-1, t+1 of the degraded clip for the deblock head: (B*T,3,H,W) -> (B*T,9,H,W); t-1, t+1
-        warped onto frame t when flows (B*T,2R,2,H,W) are given (as they are in `forward` with `align`)."""
-        nb = warp_neighbours(lq, T, within(flows, 1)) if flows is not None else stack_neighbours(lq, T, 1, centre=False)
-        return torch.cat([lq, nb], dim=1)
+        warped onto frame t when flows (B*T,2R,2,H,W) are given (as they are in `forward` with `align`). With
+        `frames`, only those frames of each clip (B*len(frames) rows; flows from neighbour_flows(..., frames))."""
+        if flows is not None:
+            nb = warp_neighbours(lq, T, within(flows, 1), frames)
+        else:
+            nb = stack_neighbours(lq, T, 1, centre=False)
+            nb = nb if frames is None else nb[clip_rows(lq.shape[0] // T, T, frames)]
+        return torch.cat([lq if frames is None else lq[clip_rows(lq.shape[0] // T, T, frames)], nb], dim=1)
 
     def deblocked(self, lq: torch.Tensor, T: int, flows: torch.Tensor | None = None) -> torch.Tensor:
         """The fallback target: lq (B*T,3,H,W) plus the deblock head's correction (B*T,3,H,W), weighted per frame by
