@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from vidrestore.models.align import (aligned_neighbours, box_sum, clip_rows, estimate_flow, median3, neighbour_flows, warp,
                                      warp_neighbours)
+from vidrestore.config import load_model_config
 from vidrestore.models.decoder import TemporalPixelDecoder
 
 
@@ -90,15 +91,24 @@ def test_flows_are_fp32_under_bf16_autocast():
     assert warped.dtype == torch.float32
 
 
-def test_flows_and_warps_of_chosen_frames_are_those_of_the_whole_clip():
-    """`frames=` computes only those frames' flows (the deblock head's training reads frame t of 3-frame crops)."""
+@pytest.mark.parametrize("r", [1, 2])
+def test_flows_and_warps_of_chosen_frames_are_those_of_the_whole_clip(r):
+    """`frames=` computes only those frames' flows (the deblock head's training reads frame t of crops of frames
+    t-r..t+r, r = decoder.deblock_frames)."""
     g = torch.Generator().manual_seed(0)
+    T = 2 * r + 1
     base = torch.rand(2, 3, 40, 40, generator=g)
-    x = torch.stack([torch.roll(base, (i, 2 * i), dims=(-2, -1)) for i in range(3)], dim=1).flatten(0, 1)  # 2 clips x 3
-    rows = clip_rows(2, 3, [1])
-    assert rows == [1, 4]
-    full, some = neighbour_flows(x, 3, 1, 2), neighbour_flows(x, 3, 1, 2, frames=[1])
-    assert some.shape == (2, 2, 2, 40, 40) and torch.equal(some, full[rows])
-    assert torch.equal(warp_neighbours(x, 3, some, [1]), warp_neighbours(x, 3, full)[rows])
+    x = torch.stack([torch.roll(base, (i, 2 * i), dims=(-2, -1)) for i in range(T)], dim=1).flatten(0, 1)  # 2 clips x T
+    rows = clip_rows(2, T, [r])
+    assert rows == [r, T + r]
+    full, some = neighbour_flows(x, T, r, 2), neighbour_flows(x, T, r, 2, frames=[r])
+    assert some.shape == (2, 2 * r, 2, 40, 40) and torch.equal(some, full[rows])
+    assert torch.equal(warp_neighbours(x, T, some, [r]), warp_neighbours(x, T, full)[rows])
+    dec = TemporalPixelDecoder(load_model_config("tiny").vae, load_model_config("tiny", [
+        "decoder.deblock_head=true", "decoder.deblock_head_channels=8", "decoder.deblock_head_blocks=1", f"decoder.deblock_frames={r}"]).decoder)
     for flows, part in ((full, some), (None, None)):
-        assert torch.equal(TemporalPixelDecoder.deblock_input(x, 3, part, [1]), TemporalPixelDecoder.deblock_input(x, 3, flows)[rows])
+        inp = dec.deblock_input(x, T, flows)
+        assert inp.shape == (2 * T, 3 + 6 * r, 40, 40) and torch.equal(dec.deblock_input(x, T, part, [r]), inp[rows])
+        assert torch.equal(inp[:, :3], x)  # frame t first, then its neighbours in order t-r .. t-1, t+1 .. t+r
+        if flows is None:
+            assert torch.equal(inp[T + r, 3:], torch.cat([x[T + r + d] for d in range(-r, r + 1) if d]))

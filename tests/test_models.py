@@ -306,13 +306,14 @@ def test_pixel_head_starts_as_a_no_op_and_refines_at_pixel_scale(cfg, aligned):
         assert not torch.allclose(changed, changed_plain)  # the head itself reads the neighbour
 
 
-@pytest.mark.parametrize("aligned", [False, True])
-def test_deblock_head_starts_as_a_no_op_and_is_what_the_gate_falls_back_to(cfg, aligned):
-    """`deblock_head` changes the fallback target from lq to lq + a correction read from frames t-1, t, t+1:
-    switched on over trained weights it changes nothing until trained; where the gate shuts, the output is
-    that target; it reads the (aligned) neighbours; and it needs the fallback gate."""
+@pytest.mark.parametrize("aligned,r", [(False, 1), (True, 1), (True, 2)])
+def test_deblock_head_starts_as_a_no_op_and_is_what_the_gate_falls_back_to(cfg, aligned, r):
+    """`deblock_head` changes the fallback target from lq to lq + a correction read from frames t-r..t+r
+    (r = deblock_frames): switched on over trained weights it changes nothing until trained; where the gate shuts,
+    the output is that target; it reads the (aligned) neighbours; and it needs the fallback gate."""
     plain, head, missing, unexpected = switched_on(cfg, ALIGNED if aligned else [], [
-        "decoder.deblock_head=true", "decoder.deblock_head_channels=8", "decoder.deblock_head_blocks=1"])
+        "decoder.deblock_head=true", "decoder.deblock_head_channels=8", "decoder.deblock_head_blocks=1", f"decoder.deblock_frames={r}"])
+    assert head.align_radius == (2 if aligned else 0) and head.context == plain.context
     assert not unexpected and missing and all(k.startswith("deblock_head.") for k in missing)
     g = torch.Generator().manual_seed(0)
     smooth = lambda: F.interpolate(torch.rand(5, 3, 8, 8, generator=g), size=(64, 64), mode="bilinear")  # noqa: E731
@@ -334,7 +335,8 @@ def test_deblock_head_starts_as_a_no_op_and_is_what_the_gate_falls_back_to(cfg, 
         lq2 = lq.clone()
         lq2[3] = smooth()[0]  # frame t+1 of frame 2
         assert not torch.equal(head.deblocked(lq2, 5)[2], head.deblocked(lq, 5)[2])  # it reads the neighbour
-        assert torch.equal(head.deblocked(lq2, 5)[0], head.deblocked(lq, 5)[0])  # and only t-1, t+1
+        assert torch.equal(head.deblocked(lq2, 5)[0], head.deblocked(lq, 5)[0])  # and only t-r..t+r
+        assert torch.equal(head.deblocked(lq2, 5)[1], head.deblocked(lq, 5)[1]) == (r == 1)  # t+2: with r = 2
         noisy = (lq + 25 / 255 * torch.randn(lq.shape, generator=g)).clamp(0, 1)
         assert torch.equal(head.deblocked(noisy, 5), noisy)  # off on visible noise (the head does not even run)
         mixed = torch.cat([noisy[:2], lq[2:]])  # per frame: the noisy ones pass unchanged
@@ -344,6 +346,8 @@ def test_deblock_head_starts_as_a_no_op_and_is_what_the_gate_falls_back_to(cfg, 
             assert torch.allclose(head.deblocked(mixed, 5), out, atol=0.02)
     with pytest.raises(ValueError, match="needs decoder.fallback"):
         TemporalPixelDecoder(cfg.vae, load_model_config("tiny", ["decoder.deblock_head=true", "decoder.fallback=false"]).decoder)
+    with pytest.raises(ValueError, match="deblock_frames must be 1 or 2"):
+        TemporalPixelDecoder(cfg.vae, load_model_config("tiny", ["decoder.deblock_head=true", "decoder.deblock_frames=3"]).decoder)
 
 
 def test_noise_estimate_and_the_deblock_weight():

@@ -237,9 +237,16 @@ def test_deblock_head_trains_alone_from_a_clip_pool_and_the_rest_stays_as_init(c
         run("deblock", image_root, tmp_path / "d", *args[:-3], "crop=31", "steps=1")
     with pytest.raises(ConfigError, match="needs >= 3 frames|need >= 3 frames"):
         run("deblock", image_root, tmp_path / "e", *args[:2], "data.frames=2", "pool=2", "crop=32", "steps=1")
+    # deblock_frames=2: a head reading t-2..t+2 trains on crops of five frames
+    five = [f"init={init}", small.replace("]", ",decoder.deblock_frames=2]")]
+    with pytest.raises(ConfigError, match="need >= 5 frames"):
+        run("deblock", image_root, tmp_path / "f", *five, "data.frames=3", "pool=2", "crop=32", "steps=1")
+    run("deblock", image_root, tmp_path / "g", *five, "data.frames=5", "pool=2", "crop=32", "steps=2", "export_dtype=fp32")
+    state, cfg, _ = W.load(tmp_path / "g" / "export.safetensors")
+    assert cfg.decoder.deblock_frames == 2 and state["pixel_decoder.deblock_head.inp.1.weight"].shape[1] == 4 * 15
 
 
-def test_deblock_crops_take_three_frames_and_a_clean_share_reads_the_clean_ones():
+def test_deblock_crops_take_2r_plus_1_frames_and_a_clean_share_reads_the_clean_ones():
     g = torch.Generator().manual_seed(0)
     pool = {"gt": torch.randint(0, 256, (3, 5, 3, 16, 16), dtype=torch.uint8, generator=g)}
     pool["lq"] = pool["gt"] // 2
@@ -248,6 +255,10 @@ def test_deblock_crops_take_three_frames_and_a_clean_share_reads_the_clean_ones(
     assert torch.equal((lq[1::3] * 255).round(), ((gt * 255).round() // 2))  # frame t of the degraded clip, under gt's frame t
     lq, gt = train_deblock.crops(pool, 6, 8, torch.Generator().manual_seed(1), clean_share=1.0)
     assert torch.equal(lq[1::3], gt)  # every crop clean: the target is the input
+    lq, gt = train_deblock.crops(pool, 6, 8, torch.Generator().manual_seed(1), r=2)  # frames t-2..t+2 (t = 2 of 5)
+    assert lq.shape == (30, 3, 8, 8) and torch.equal((lq[2::5] * 255).round(), ((gt * 255).round() // 2))
+    crop = (lq[:5] * 255).round().to(torch.uint8)  # the first crop: frames 0..4 of one clip, in order, at one place
+    assert any(torch.equal(pool["lq"][i, :, :, y:y + 8, x:x + 8], crop) for i in range(3) for y in range(9) for x in range(9))
 
 
 def test_no_harm_loss_only_punishes_clips_made_worse_than_their_input():

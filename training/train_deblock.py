@@ -4,7 +4,8 @@ The fallback gate of the pixel decoder returns the degraded frame where the late
 clips that are compressed but not noisy that is almost the whole frame (the gate sits at ~0.05 there), so the
 output was the input, blocking and ringing included. With the deblock head the gate falls back to
 
-    base = lq_t + w · deblock_head(lq_t, lq_t-1, lq_t+1)  (t-1, t+1 warped onto t by block matching with decoder.align;
+    base = lq_t + w · deblock_head(lq_t, lq_t-1, lq_t+1)  (t-1, t+1 warped onto t by block matching with decoder.align,
+                                                          with decoder.deblock_frames=2 also t-2, t+2;
                                                           w: 1 on frames without visible noise, 0 on noisy ones)
 
 a small residual CNN at H/2 (the pixel head's design), so the fallback itself removes compression artefacts.
@@ -19,8 +20,9 @@ can take it as init.
 
 Clips: `pool` clips are drawn once from the data chain (DataLoader workers run the encoders) and kept in
 memory as uint8 (`pool_cache` saves them for later runs); each step takes `batch_size` random crops of
-three consecutive frames, so the encoders do not bound the step rate; a `clean_share` of the crops read the clean
-frames instead (the target is then the input itself), so the head learns to leave uncompressed frames alone.
+three (deblock_frames=2: five) consecutive frames, so the encoders do not bound the step rate; a `clean_share`
+of the crops read the clean frames instead (the target is then the input itself), so the head learns to leave
+uncompressed frames alone.
 
     python training/train_deblock.py init=vidrestore/weights/default.safetensors run_dir=runs/deblock
 """
@@ -75,16 +77,17 @@ def draw_pool(cfg, train) -> dict[str, torch.Tensor]:
     return pool
 
 
-def crops(pool: dict[str, torch.Tensor], n: int, size: int, g: torch.Generator, clean_share: float = 0.0):
-    """n random crops of frames t-1, t, t+1 of random pool clips -> lq (n*3,3,s,s) (clip-major) and gt of frame t (n,3,s,s).
-    A `clean_share` of them take the clean frames as their input too: the head learns to leave clean frames alone."""
+def crops(pool: dict[str, torch.Tensor], n: int, size: int, g: torch.Generator, clean_share: float = 0.0, r: int = 1):
+    """n random crops of frames t-r..t+r of random pool clips -> lq (n*(2r+1),3,s,s) (clip-major) and gt of frame t
+    (n,3,s,s). A `clean_share` of them take the clean frames as their input too: the head learns to leave clean frames
+    alone."""
     N, T, _, H, W = pool["lq"].shape
     i = torch.randint(0, N, (n,), generator=g)
-    t = torch.randint(1, T - 1, (n,), generator=g)
+    t = torch.randint(r, T - r, (n,), generator=g)
     y = torch.randint(0, H - size + 1, (n,), generator=g)
     x = torch.randint(0, W - size + 1, (n,), generator=g)
     clean = torch.rand(n, generator=g) < clean_share
-    lq = torch.stack([pool["gt" if k else "lq"][a, b - 1:b + 2, :, c:c + size, d:d + size] for a, b, c, d, k in zip(i, t, y, x, clean)])
+    lq = torch.stack([pool["gt" if k else "lq"][a, b - r:b + r + 1, :, c:c + size, d:d + size] for a, b, c, d, k in zip(i, t, y, x, clean)])
     gt = torch.stack([pool["gt"][a, b, :, c:c + size, d:d + size] for a, b, c, d in zip(i, t, y, x)])
     return lq.flatten(0, 1).float() / 255, gt.float() / 255
 
@@ -110,8 +113,9 @@ def main(cfg):
         start = C.Checkpointer.load(path, {"deblock_head": head}, {"g": opt}, {"deblock_head": ema})
     train, val = C.build_data(cfg)
     pool = draw_pool(cfg, train)
-    if pool["lq"].shape[1] < 3 or min(pool["lq"].shape[-2:]) < int(cfg.crop):
-        raise C.ConfigError(f"pool clips {tuple(pool['lq'].shape[1:])} need >= 3 frames and sides >= crop ({cfg.crop})")
+    r = dec.cfg.deblock_frames  # crops of frames t-r..t+r
+    if pool["lq"].shape[1] < 2 * r + 1 or min(pool["lq"].shape[-2:]) < int(cfg.crop):
+        raise C.ConfigError(f"pool clips {tuple(pool['lq'].shape[1:])} need >= {2 * r + 1} frames and sides >= crop ({cfg.crop})")
     search = dec.cfg.align_search if dec.cfg.align else 0
     log = C.Logger(cfg, env, start)
     clock = C.Clock(cfg.time_limit_min)
@@ -120,14 +124,15 @@ def main(cfg):
     while step < end:
         step += 1
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        lq, gt = crops(pool, int(cfg.batch_size), int(cfg.crop), g, float(cfg.clean_share))
+        lq, gt = crops(pool, int(cfg.batch_size), int(cfg.crop), g, float(cfg.clean_share), r)
         lq, gt = lq.to(env.device), gt.to(env.device)
-        flows = neighbour_flows(lq, 3, 1, search, frames=[1]) if search else None  # frame t's only: the loss reads no other
+        T = 2 * r + 1
+        flows = neighbour_flows(lq, T, r, search, frames=[r]) if search else None  # frame t's only: the loss reads no other
         C.set_lr(opt, C.lr_at(cfg, step))
         with C.autocast(cfg, env):
-            x = dec.deblock_input(lq, 3, flows, frames=[1])  # frame t of each crop, with t-1 and t+1
-            w = deblock_weight(lq[1::3], *dec.cfg.deblock_noise) if cfg.noise_weight else 1.0
-            base = lq[1::3] + w * head(x)
+            x = dec.deblock_input(lq, T, flows, frames=[r])  # frame t of each crop, with its neighbours
+            w = deblock_weight(lq[r::T], *dec.cfg.deblock_noise) if cfg.noise_weight else 1.0
+            base = lq[r::T] + w * head(x)
             loss = torch.sqrt((base.float() - gt) ** 2 + float(cfg.charbonnier_eps) ** 2).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -168,7 +173,7 @@ def validate(dec, ema, val, cfg, env, log, step):
                 gt = item["gt"].to(env.device)
                 lq = (item["lq"] if preset is None else degrade(item["gt"], preset, seed=i)).to(env.device)
                 T = gt.shape[0]
-                flows = neighbour_flows(lq, T, 1, search) if search else None
+                flows = neighbour_flows(lq, T, dec.cfg.deblock_frames, search) if search else None
                 base_psnr += C.psnr_ssim(dec.deblocked(lq, T, flows).clamp(0, 1), gt)[0]
                 lq_psnr += C.psnr_ssim(lq, gt)[0]
             tag = preset or "train_chain"

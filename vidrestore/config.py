@@ -73,6 +73,7 @@ class DecoderConfig:
     deblock_head: bool = False  # the fallback target is the degraded frame after a compression-artefact CNN (needs fallback)
     deblock_head_channels: int = 48
     deblock_head_blocks: int = 6
+    deblock_frames: int = 1  # frames on each side it reads (1: t-1, t+1; 2: also t-2, t+2), aligned onto t with `align`
     deblock_noise: list[float] = field(default_factory=lambda: [4.0, 8.0])  # its weight: 1 below, 0 above this estimated noise σ (0-255)
 
 

@@ -15,7 +15,7 @@
             out = lq + m * (rgb - lq),  m = sigmoid(confidence head, soft-clamped to [-6, 6]): falls
             back to the degraded input where the restoration cannot be trusted (the clamp keeps the
             gate from saturating shut, which would stop the restoration path from learning); with
-            `deblock_head` it falls back to lq + deblock_head(lq at t-1, t, t+1) instead: a small
+            `deblock_head` it falls back to lq + deblock_head(lq at t-1, t, t+1; with deblock_frames=2 t-2..t+2) instead: a small
             residual CNN at H/2 trained on compressed clips (training/train_deblock.py), so that
             where the latent path cannot beat the input (compression artefacts without noise) the
             output is the input with its blocking and ringing reduced, not the input as it is;
@@ -227,8 +227,11 @@ class TemporalPixelDecoder(nn.Module):
         self.pixel_head = PixelHead(6 + 6 * output_radius(cfg), cfg.pixel_head_channels, cfg.pixel_head_blocks) if cfg.pixel_head else None
         if cfg.deblock_head and not cfg.fallback:
             raise ValueError("decoder.deblock_head needs decoder.fallback (it is what the fallback gate blends towards)")
-        # input: frames t-1, t, t+1 of the degraded clip (t-1, t+1 warped onto t with `align`)
-        self.deblock_head = PixelHead(9, cfg.deblock_head_channels, cfg.deblock_head_blocks) if cfg.deblock_head else None
+        if cfg.deblock_head and cfg.deblock_frames not in (1, 2):
+            raise ValueError(f"decoder.deblock_frames must be 1 or 2, got {cfg.deblock_frames}")
+        # input: frames t-r..t+r of the degraded clip, r = deblock_frames (the neighbours warped onto t with `align`)
+        self.deblock_head = (PixelHead(3 + 6 * cfg.deblock_frames, cfg.deblock_head_channels, cfg.deblock_head_blocks)
+                             if cfg.deblock_head else None)
         # gain of the decoder stream where each level's LQ feature joins it. Residual mode starts the
         # finest one at 0.1: the VAE decoder's stream (large, not yet useful for restoration) would
         # otherwise swamp the degraded frame's detail path and slow its learning ~2x; not at 0, which
@@ -274,15 +277,16 @@ class TemporalPixelDecoder(nn.Module):
             out = out + self.lq_far_stem(torch.cat([frames[0], frames[3]], dim=1))
         return out
 
-    @staticmethod
-    def deblock_input(lq: torch.Tensor, T: int, flows: torch.Tensor | None = None, frames: list[int] | None = None) -> torch.Tensor:
-        """Frames t, t-1, t+1 of the degraded clip for the deblock head: (B*T,3,H,W) -> (B*T,9,H,W); t-1, t+1
-        warped onto frame t when flows (B*T,2R,2,H,W) are given (as they are in `forward` with `align`). With
-        `frames`, only those frames of each clip (B*len(frames) rows; flows from neighbour_flows(..., frames))."""
+    def deblock_input(self, lq: torch.Tensor, T: int, flows: torch.Tensor | None = None, frames: list[int] | None = None) -> torch.Tensor:
+        """Frames t, t-r..t-1, t+1..t+r (r = deblock_frames) of the degraded clip for the deblock head:
+        (B*T,3,H,W) -> (B*T,3+6r,H,W); the neighbours warped onto frame t when flows (B*T,2R,2,H,W), R >= r, are given
+        (as they are in `forward` with `align`). With `frames`, only those frames of each clip (B*len(frames) rows;
+        flows from neighbour_flows(..., frames))."""
+        r = self.cfg.deblock_frames
         if flows is not None:
-            nb = warp_neighbours(lq, T, within(flows, 1), frames)
+            nb = warp_neighbours(lq, T, within(flows, r), frames)
         else:
-            nb = stack_neighbours(lq, T, 1, centre=False)
+            nb = stack_neighbours(lq, T, r, centre=False)
             nb = nb if frames is None else nb[clip_rows(lq.shape[0] // T, T, frames)]
         return torch.cat([lq if frames is None else lq[clip_rows(lq.shape[0] // T, T, frames)], nb], dim=1)
 
@@ -293,7 +297,7 @@ class TemporalPixelDecoder(nn.Module):
         on = w.flatten().nonzero().flatten()  # the head runs on those frames only (noisy windows cost nothing)
         if on.numel() == 0:
             return lq
-        x = self.deblock_input(lq, T, flows)[on]  # (n,9,H,W)
+        x = self.deblock_input(lq, T, flows)[on]  # (n,3+6r,H,W)
         return lq.index_add(0, on, (w[on] * self.deblock_head(x)).to(lq.dtype))  # (autocast: the head may run in bf16)
 
     def forward(self, z: torch.Tensor, lq: torch.Tensor, T: int, parts: bool = False):
@@ -369,12 +373,14 @@ class TemporalPixelDecoder(nn.Module):
         if not self.cfg.align:
             return 0
         stem = self.cfg.lq_neighbour_frames if self.lq_branch is not None and self.cfg.lq_neighbours else 0
-        return max(stem, output_radius(self.cfg))
+        return max(stem, output_radius(self.cfg), self.cfg.deblock_frames if self.deblock_head is not None else 0)
 
     @property
     def context(self) -> int:
         """Frames on each side that can influence a frame's output (temporal receptive radius)."""
         stem = self.cfg.lq_neighbour_frames if self.lq_branch is not None and self.cfg.lq_neighbours else 0
+        if self.deblock_head is not None:  # the fallback target reads frames t-r..t+r as well
+            stem = max(stem, self.cfg.deblock_frames)
         if not self.cfg.temporal:
             return stem
         k = self.cfg.temporal_kernel // 2  # one temporal conv per block, plus the final one
