@@ -233,6 +233,11 @@ def test_deblock_head_trains_alone_from_a_clip_pool_and_the_rest_stays_as_init(c
     Restorer.from_pretrained(tmp_path / "a" / "export.safetensors", allow_untrained=True)  # the inference side loads it
     with pytest.raises(ConfigError, match="another pool"):
         run("deblock", image_root, tmp_path / "c", *args[:-3], "pool=2", f"pool_cache={pool}", "steps=1")
+    with pytest.raises(ConfigError, match="another pool"):  # the same size drawn from later clips
+        run("deblock", image_root, tmp_path / "c", *args[:-1], "pool_offset=3", "steps=1")
+    offset = tmp_path / "offset.safetensors"
+    run("deblock", image_root, tmp_path / "h", *args[:-2], f"pool_cache={offset}", "pool_offset=3", "steps=1")
+    assert not torch.equal(load_file(offset)["lq"], load_file(pool)["lq"])  # clips 3..5, not 0..2
     with pytest.raises(ConfigError, match="crop must be even"):
         run("deblock", image_root, tmp_path / "d", *args[:-3], "crop=31", "steps=1")
     with pytest.raises(ConfigError, match="needs >= 3 frames|need >= 3 frames"):

@@ -48,20 +48,23 @@ DEFAULT = C.REPO / "configs" / "train" / "deblock.yaml"
 
 
 def draw_pool(cfg, train) -> dict[str, torch.Tensor]:
-    """Clips 0..pool-1 of the training chain as uint8 {gt, lq} (N,T,3,h,w); read from / written to pool_cache."""
+    """Clips pool_offset..pool_offset+pool-1 of the training chain as uint8 {gt, lq} (N,T,3,h,w); read from / written to
+    pool_cache. An offset draws new clips for a later cycle at the memory of one pool (the pool is held whole)."""
     from safetensors.torch import load_file, save_file
     from tqdm import tqdm
 
-    key = OmegaConf.to_yaml(OmegaConf.create({"pool": int(cfg.pool), "data": cfg.data, "data_config": cfg.data_config}))
+    start = int(cfg.get("pool_offset") or 0)
+    spec = {"pool": int(cfg.pool), "data": cfg.data, "data_config": cfg.data_config} | ({"pool_offset": start} if start else {})
+    key = OmegaConf.to_yaml(OmegaConf.create(spec))  # (offset 0 keeps the key of caches written before the option)
     cache = Path(cfg.pool_cache) if cfg.get("pool_cache") else None
     if cache is not None and cache.is_file():
         with safe_open(str(cache), framework="pt") as f:
             if (f.metadata() or {}).get("key") != key:
                 raise C.ConfigError(f"pool_cache {cache} holds clips of another pool or data setting; remove it or name another file")
         return load_file(str(cache))
-    if int(cfg.pool) < 1:
-        raise C.ConfigError(f"pool must be >= 1, got {cfg.pool}")
-    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(train, range(int(cfg.pool))), batch_size=16,
+    if int(cfg.pool) < 1 or start < 0:
+        raise C.ConfigError(f"pool must be >= 1 and pool_offset >= 0, got {cfg.pool} and {start}")
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(train, range(start, start + int(cfg.pool))), batch_size=16,
                                          num_workers=int(cfg.workers), collate_fn=C.collate)
     to8 = lambda x: (x.clamp(0, 1) * 255).round().to(torch.uint8)  # noqa: E731
     parts: dict[str, list] = {"gt": [], "lq": []}
