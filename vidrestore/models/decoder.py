@@ -15,8 +15,8 @@
             out = lq + m * (rgb - lq),  m = sigmoid(confidence head, soft-clamped to [-6, 6]): falls
             back to the degraded input where the restoration cannot be trusted (the clamp keeps the
             gate from saturating shut, which would stop the restoration path from learning); with
-            `deblock_head` it falls back to lq + deblock_head(lq at t-1, t, t+1; with deblock_frames=2 t-2..t+2) instead: a small
-            residual CNN at H/2 trained on compressed clips (training/train_deblock.py), so that
+            `deblock_head` it falls back to lq + deblock_head(lq at t-1, t, t+1; deblock_frames=2: t-2..t+2)
+            instead: a small residual CNN at H/2 trained on compressed clips (training/train_deblock.py), so that
             where the latent path cannot beat the input (compression artefacts without noise) the
             output is the input with its blocking and ringing reduced, not the input as it is;
             then a final zero-init temporal conv ((3,1,1) over frames, with `align` over the neighbours
