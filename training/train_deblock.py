@@ -116,9 +116,10 @@ def main(cfg):
         start = C.Checkpointer.load(path, {"deblock_head": head}, {"g": opt}, {"deblock_head": ema})
     train, val = C.build_data(cfg)
     pool = draw_pool(cfg, train)
-    r = dec.cfg.deblock_frames  # crops of frames t-r..t+r
-    if pool["lq"].shape[1] < 2 * r + 1 or min(pool["lq"].shape[-2:]) < int(cfg.crop):
-        raise C.ConfigError(f"pool clips {tuple(pool['lq'].shape[1:])} need >= {2 * r + 1} frames and sides >= crop ({cfg.crop})")
+    r = dec.cfg.deblock_frames  # crops of T = 2r+1 frames, t-r..t+r
+    T = 2 * r + 1
+    if pool["lq"].shape[1] < T or min(pool["lq"].shape[-2:]) < int(cfg.crop):
+        raise C.ConfigError(f"pool clips {tuple(pool['lq'].shape[1:])} need >= {T} frames and sides >= crop ({cfg.crop})")
     search = dec.cfg.align_search if dec.cfg.align else 0
     log = C.Logger(cfg, env, start)
     clock = C.Clock(cfg.time_limit_min)
@@ -129,7 +130,6 @@ def main(cfg):
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         lq, gt = crops(pool, int(cfg.batch_size), int(cfg.crop), g, float(cfg.clean_share), r)
         lq, gt = lq.to(env.device), gt.to(env.device)
-        T = 2 * r + 1
         flows = neighbour_flows(lq, T, r, search, frames=[r]) if search else None  # frame t's only: the loss reads no other
         C.set_lr(opt, C.lr_at(cfg, step))
         with C.autocast(cfg, env):

@@ -283,12 +283,12 @@ class TemporalPixelDecoder(nn.Module):
         (as they are in `forward` with `align`). With `frames`, only those frames of each clip (B*len(frames) rows;
         flows from neighbour_flows(..., frames))."""
         r = self.cfg.deblock_frames
+        rows = slice(None) if frames is None else clip_rows(lq.shape[0] // T, T, frames)
         if flows is not None:
             nb = warp_neighbours(lq, T, within(flows, r), frames)
         else:
-            nb = stack_neighbours(lq, T, r, centre=False)
-            nb = nb if frames is None else nb[clip_rows(lq.shape[0] // T, T, frames)]
-        return torch.cat([lq if frames is None else lq[clip_rows(lq.shape[0] // T, T, frames)], nb], dim=1)
+            nb = stack_neighbours(lq, T, r, centre=False)[rows]
+        return torch.cat([lq[rows], nb], dim=1)
 
     def deblocked(self, lq: torch.Tensor, T: int, flows: torch.Tensor | None = None) -> torch.Tensor:
         """The fallback target: lq (B*T,3,H,W) plus the deblock head's correction (B*T,3,H,W), weighted per frame by
