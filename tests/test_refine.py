@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from vidrestore import Restorer
 from vidrestore.errors import ConfigError
-from vidrestore.models.refine import DETAIL_SIGMA, detail_fade, guided_refine, removed_sigma
+from vidrestore.models.refine import DETAIL_SIGMA, box_mean, detail_fade, guided_blur_rgb, guided_refine, removed_sigma
 
 from tests.test_models import activate
 from tests.test_restorer import make_restorer, run_stream, textured
@@ -79,6 +79,38 @@ def test_the_detail_pass_fades_where_little_or_much_noise_was_removed():
     assert max(detail_fade(DETAIL_SIGMA * f) for f in (0.5, 0.9, 1.1, 1.5, 3)) < 1.0
 
 
+@pytest.mark.parametrize("k", [3, 5, 11])
+def test_the_colour_guided_filter_is_kornias(k):
+    import kornia
+
+    g = torch.Generator().manual_seed(k)
+    guide = F.avg_pool2d(torch.rand(2, 3, 40, 52, generator=g), 3, 1, 1)  # smooth: strongly correlated channels
+    src = (guide + 0.1 * torch.randn(guide.shape, generator=g)).clamp(0, 1)
+    for eps in (1e-5, 1e-3, 1e-1):
+        for p in (guide, src):
+            want = kornia.filters.guided_blur(guide, p, (k, k), eps)
+            torch.testing.assert_close(guided_blur_rgb(guide, p, k, eps), want, atol=2e-4, rtol=0)
+    torch.testing.assert_close(box_mean(src, k), kornia.filters.box_blur(src, (k, k), "reflect"), atol=1e-6, rtol=0)
+    # near-grey boxes at the smallest eps: Sigma_I is near rank 1 (a closed-form adjugate blew up to +-70 there)
+    grey = guide.mean(1, keepdim=True) + 1e-3 * torch.rand(guide.shape, generator=g)
+    want = kornia.filters.guided_blur(grey, src, (k, k), 1e-6)
+    torch.testing.assert_close(guided_blur_rgb(grey, src, k, 1e-6), want, atol=2e-3, rtol=0)
+
+
+def test_frames_of_any_size_pass():
+    """Reflection cannot fill a box wider than the frame: the box shrinks there (a 5x5 frame takes 9x9 boxes)."""
+    import kornia
+
+    x = torch.rand(1, 3, 5, 5, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(box_mean(x, 11), kornia.filters.box_blur(x, (9, 9), "reflect"))
+    for H, W in ((1, 1), (2, 3), (5, 5), (4, 40)):
+        clean = torch.full((2, 3, H, W), 0.5)
+        lq = clean + torch.randn(clean.shape, generator=torch.Generator().manual_seed(H * W)) * 0.1
+        out = guided_refine(clean + 0.3 * (lq - clean), lq, 0.3, kernel=5, detail=0.5, detail_kernel=11)
+        assert out.shape == clean.shape and torch.isfinite(out).all()
+        assert torch.equal(box_mean(clean, 11), clean)  # a constant stays itself at any size
+
+
 def test_gradients_flow_through_it():
     _, lq, out = noisy_case()
     out = out.clone().requires_grad_(True)
@@ -101,6 +133,8 @@ def test_restorer_applies_it_per_frame_and_streams_bit_exactly():
                              steps=2, window=3, window_overlap=1, refine=0.3)
     activate(d.chain)
     torch.testing.assert_close(d.restore(x), guided_refine(plain, x, 0.3, detail=0.5, detail_kernel=7).clamp(0, 1))
+    tiny = (0.5 + 0.1 * torch.randn(3, 3, 3, 5, generator=torch.Generator().manual_seed(4))).clamp(0, 1)
+    assert d.restore(tiny).shape == tiny.shape  # frames narrower than the boxes (which once raised in the padding)
 
 
 def test_bad_refine_options():

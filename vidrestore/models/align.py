@@ -41,15 +41,24 @@ def warp(src: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     return out.to(src.dtype)
 
 
+def window_sums(x: torch.Tensor, ky: int, kx: int) -> torch.Tensor:
+    """Sum of every ky x kx window that lies inside x: (..., H+ky-1, W+kx-1) -> (..., H, W). Separable, kx then ky
+    shifted slices added: exact to float32 rounding of k terms (running sums along a row lose digits as the row
+    grows) and, on batches that fit in the CPU's caches, ~4x faster than running sums (cumsum) or avg_pool2d."""
+    H, W = x.shape[-2] - ky + 1, x.shape[-1] - kx + 1
+    rows = x[..., :W].clone()
+    for i in range(1, kx):
+        rows += x[..., i:i + W]
+    out = rows[..., :H, :].clone()
+    for i in range(1, ky):
+        out += rows[..., i:i + H, :]
+    return out
+
+
 def box_sum(x: torch.Tensor, k: int) -> torch.Tensor:
-    """Sum over the k x k window centred on each pixel (zeros outside), k odd: (..., H, W) -> same.
-    Separable running sums (each 1-D sum spans one row or column, which keeps float32 exact enough);
-    several times faster on a CPU than avg_pool2d's k x k window."""
+    """Sum over the k x k window centred on each pixel (zeros outside), k odd: (..., H, W) -> same."""
     p = k // 2
-    x = F.pad(x, (p + 1, p)).cumsum(-1)
-    x = x[..., k:] - x[..., :-k]
-    x = F.pad(x, (0, 0, p + 1, p)).cumsum(-2)
-    return x[..., k:, :] - x[..., :-k, :]
+    return window_sums(F.pad(x, (p, p, p, p)), k, k)
 
 
 def block_search(ref: torch.Tensor, src: torch.Tensor, radius: int, block: int, prior: float = 0.0) -> torch.Tensor:
@@ -140,6 +149,11 @@ def estimate_flow(ref: torch.Tensor, src: torch.Tensor, radius: int = 4, blocks:
     return flow if flow.shape[-2:] == (H, W) else _resize_flow(flow, (H, W))
 
 
+# pairs are matched a few at a time, ~this many pixels per call: the cost maps of one call then stay in the CPU's
+# caches (at 256x192, 16 pairs per call match 28 frames' pairs ~25 % faster than one call for all, bit for bit the same)
+PAIR_PIXELS = 800_000
+
+
 def _offsets(r: int) -> list[int]:
     return [d for d in range(-r, r + 1) if d]  # t-r .. t-1, t+1 .. t+r
 
@@ -159,7 +173,7 @@ def neighbour_flows(x: torch.Tensor, T: int, r: int, radius: int = 4, frames: li
     """Flows of frames t-r..t+r (without t) onto frame t: (B*T,C,H,W) -> (B*T,2r,2,H,W), or with `frames`
     only those frames of each clip: (B*len(frames),2r,2,H,W).
 
-    Each distinct pair of frames is matched once, all pairs in one batch (at a clip's end the
+    Each distinct pair of frames is matched once, in batches of ~PAIR_PIXELS pixels (at a clip's end the
     replicated neighbour t-2 of frame 1 is frame 0, the same pair as its t-1); where the replicated
     neighbour is frame t itself the flow is zero."""
     B, H, W = x.shape[0] // T, x.shape[-2], x.shape[-1]
@@ -170,8 +184,11 @@ def neighbour_flows(x: torch.Tensor, T: int, r: int, radius: int = 4, frames: li
     found = x.new_zeros(B, len(pairs) + 1, 2, H, W, dtype=torch.float32)  # the last one: zero flow
     if pairs:
         ti, si = torch.tensor(pairs, device=x.device).T
+        ref, src = clip[:, ti].flatten(0, 1), clip[:, si].flatten(0, 1)  # (B*pairs,C,H,W), clip-major
+        n = max(1, PAIR_PIXELS // (H * W))  # pairs per call
         with torch.autocast(x.device.type, enabled=False):
-            found[:, :-1] = estimate_flow(clip[:, ti].flatten(0, 1), clip[:, si].flatten(0, 1), radius).view(B, len(pairs), 2, H, W)
+            flows = torch.cat([estimate_flow(ref[i:i + n], src[i:i + n], radius) for i in range(0, len(ref), n)])
+        found[:, :-1] = flows.view(B, len(pairs), 2, H, W)
     index = {pair: i for i, pair in enumerate(pairs)}
     flows = found[:, [index.get(slot, len(pairs)) for slot in slots]]  # (B, len(frames)*2r, 2, H, W), slot order
     return flows.view(B * len(frames), 2 * r, 2, H, W)

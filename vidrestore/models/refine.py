@@ -28,8 +28,10 @@ weights file, on training photos (training/tune_refine.py, MODEL_CARD.md).
 
 from __future__ import annotations
 
-import kornia
 import torch
+import torch.nn.functional as F
+
+from vidrestore.models.align import window_sums
 
 MIN_SIGMA = 0.5 / 255  # below this much removed noise a frame is left as the network made it
 DETAIL_SIGMA = 20 / 255  # S0: the removed noise at which the detail pass is strongest
@@ -59,6 +61,65 @@ def detail_fade(s: float) -> float:
     return min(s / DETAIL_SIGMA, (DETAIL_SIGMA / s) ** 2)
 
 
+def box_mean(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean over the k x k box centred on each pixel, borders reflected (kornia's `box_blur(x, k, "reflect")`):
+    (N,C,H,W) -> same. k shrinks along an axis shorter than k // 2 + 1 (to 2 * size - 1, the widest box reflection
+    can fill), so frames of any size pass. Summed as shifted slices (align.window_sums): ~10x faster on a CPU than
+    kornia's conv2d with the 1/k^2 kernel."""
+    H, W = x.shape[-2:]
+    ky, kx = min(k, 2 * H - 1), min(k, 2 * W - 1)
+    x = F.pad(x, (kx // 2, kx // 2, ky // 2, ky // 2), mode="reflect") if max(kx, ky) > 1 else x
+    return window_sums(x, ky, kx) / (kx * ky)
+
+
+_PAIRS = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]  # the six distinct entries of a symmetric 3x3 matrix
+
+
+def guided_blur_rgb(guide: torch.Tensor, src: torch.Tensor, k: int, eps: float) -> torch.Tensor:
+    """Colour guided filter (He et al. 2010, section 3.5), the same as kornia's `guided_blur(guide, src, (k, k), eps)`
+    for a 3-channel guide, float32, to ~1e-5: guide (N,3,H,W), src (N,C,H,W) -> (N,C,H,W).
+
+        per box:  a = (Sigma_I + eps 1)^-1 cov(I, p)   (3 x C),   b = mean p - a^T mean I
+        out      = box(a)^T I + box(b)
+
+    The 3x3 systems are solved in closed form (a Cholesky factor per pixel) and all box sums of a stage run
+    as one call; ~4x faster on a CPU than kornia's batched LU solve per pixel and separate box blurs. Any frame size."""
+    C = src.shape[1]
+    I, p = guide.float(), src.float()
+    same = src is guide
+    prods = [I[:, i] * I[:, j] for i, j in _PAIRS] + ([] if same else [I[:, i] * p[:, c] for i in range(3) for c in range(C)])
+    means = box_mean(torch.cat([I, torch.stack(prods, 1)] + ([] if same else [p]), 1), k)
+    mI, rest = means[:, :3], means[:, 3:]
+    S = {pair: rest[:, n] - mI[:, pair[0]] * mI[:, pair[1]] for n, pair in enumerate(_PAIRS)}  # Sigma_I entries
+    s00, s01, s02, s11, s12, s22 = (S[pr] + (eps if pr[0] == pr[1] else 0.0) for pr in _PAIRS)
+    if same:
+        mp = mI
+        cov = [[S[(min(i, c), max(i, c))] for c in range(3)] for i in range(3)]  # cov(I, I) = Sigma_I (without eps)
+    else:
+        mp = rest[:, 6 + 3 * C:]
+        cov = [[rest[:, 6 + i * C + c] - mI[:, i] * mp[:, c] for c in range(C)] for i in range(3)]
+    # Cholesky factor L of (Sigma_I + eps) (stable in float32 where the adjugate is not: on near-grey boxes Sigma_I is
+    # near rank 1, and det ~ eps^2 is lost among products of ~var^2); a pivot of a positive semi-definite Sigma_I plus
+    # eps is >= eps, so clamping there only undoes rounding
+    l00 = s00.clamp_min(eps).sqrt()
+    l10, l20 = s01 / l00, s02 / l00
+    l11 = (s11 - l10 * l10).clamp_min(eps).sqrt()
+    l21 = (s12 - l10 * l20) / l11
+    l22 = (s22 - l20 * l20 - l21 * l21).clamp_min(eps).sqrt()
+    a = [[None] * C for _ in range(3)]
+    for c in range(C):  # L L^T a = cov: forward, then back substitution
+        y0 = cov[0][c] / l00
+        y1 = (cov[1][c] - l10 * y0) / l11
+        y2 = (cov[2][c] - l20 * y0 - l21 * y1) / l22
+        a[2][c] = y2 / l22
+        a[1][c] = (y1 - l21 * a[2][c]) / l11
+        a[0][c] = (y0 - l10 * a[1][c] - l20 * a[2][c]) / l00
+    b = [mp[:, c] - a[0][c] * mI[:, 0] - a[1][c] * mI[:, 1] - a[2][c] * mI[:, 2] for c in range(C)]
+    ab = box_mean(torch.stack([a[i][c] for i in range(3) for c in range(C)] + b, 1), k)  # (N, 3C + C, H, W)
+    out = ab[:, 3 * C:] + sum(ab[:, i * C:(i + 1) * C] * I[:, i:i + 1] for i in range(3))
+    return out.to(src.dtype)
+
+
 def guided_refine(out: torch.Tensor, lq: torch.Tensor, strength: float, kernel: int = 5, passes: int = 2,
                   detail: float = 0.0, detail_kernel: int = 9) -> torch.Tensor:
     """out, lq: float (T,3,H,W) in [0,1] -> (T,3,H,W): `out` refined frame by frame (see the module docstring).
@@ -74,10 +135,10 @@ def guided_refine(out: torch.Tensor, lq: torch.Tensor, strength: float, kernel: 
             eps = max((strength * s) ** 2, MIN_EPS)
             guide = o
             for _ in range(passes):
-                guide = kornia.filters.guided_blur(guide, o, (kernel, kernel), eps)
+                guide = guided_blur_rgb(guide, o, kernel, eps)
             o = guide
             if detail > 0:
-                d = kornia.filters.guided_blur(o, x, (detail_kernel, detail_kernel), eps)
+                d = guided_blur_rgb(o, x, detail_kernel, eps)
                 o = o + detail * detail_fade(s) * (d - o)
         frames.append(o)
     return torch.cat(frames)
