@@ -80,6 +80,38 @@ def test_whole_chain_fuses_exactly(cfg):
     assert (before - chain(x, noise, steps=2)).abs().max() < 1e-4
 
 
+def test_cpu_inference_by_few_frames_is_the_whole_batch(cfg, monkeypatch):
+    """`by_frames` splits the per-frame stages of CPU inference into cache-sized calls: the same frames come out, and
+    only where nothing needs gradients (training runs the batch whole)."""
+    import vidrestore.models.layers as L
+
+    torch.manual_seed(0)
+    chain = activate(RestorationChain(load_model_config("tiny", ALIGNED + ["decoder.pixel_head=true",
+                                                                         "decoder.deblock_head=true"]))).eval()
+    x, noise = torch.rand(6, 3, 64, 64), torch.randn(1, 64, 2, 2)
+    with torch.no_grad():
+        whole = chain(x, noise, steps=1)
+    calls = []
+    real = L.by_frames
+
+    def counting(fn, t):
+        calls.append(t.shape[0])
+        return real(fn, t)
+
+    monkeypatch.setattr(L, "CPU_CHUNK_ELEMENTS", 3 * 64 * 64)  # ~one frame per call
+    for mod in ("vidrestore.models.decoder", "vidrestore.models.lpvae"):
+        monkeypatch.setattr(f"{mod}.by_frames", counting)
+    with torch.no_grad():
+        split = chain(x, noise, steps=1)
+    assert calls and max(calls) == 6  # the chunked stages saw the whole window ...
+    torch.testing.assert_close(split, whole, atol=1e-6, rtol=0)  # ... and ran it in pieces to the same frames
+    seen = []
+    real(lambda t: seen.append(t.shape[0]) or t, x)  # with gradients (training): the batch whole
+    with torch.no_grad():
+        real(lambda t: seen.append(t.shape[0]) or t, x)
+    assert seen == [6, 1, 1, 1, 1, 1, 1]
+
+
 def test_temporal_layers_are_identity_at_init(cfg):
     vae = LPVAE(cfg.vae).eval()
     dec = TemporalPixelDecoder(cfg.vae, cfg.decoder).eval()

@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 from vidrestore import Restorer
 from vidrestore.errors import ConfigError
-from vidrestore.models.refine import DETAIL_SIGMA, box_mean, detail_fade, guided_blur_rgb, guided_refine, removed_sigma
+from vidrestore.models.refine import (DETAIL_SIGMA, _in_tiles, _refine_frame, box_mean, detail_fade, guided_blur_rgb,
+                                      guided_refine, reach, removed_sigma)
 
 from tests.test_models import activate
 from tests.test_restorer import make_restorer, run_stream, textured
@@ -109,6 +110,20 @@ def test_frames_of_any_size_pass():
         out = guided_refine(clean + 0.3 * (lq - clean), lq, 0.3, kernel=5, detail=0.5, detail_kernel=11)
         assert out.shape == clean.shape and torch.isfinite(out).all()
         assert torch.equal(box_mean(clean, 11), clean)  # a constant stays itself at any size
+
+
+def test_large_frames_run_in_tiles_that_add_up_to_the_whole_frame():
+    g = torch.Generator().manual_seed(2)
+    clean = F.interpolate(torch.rand(2, 3, 7, 8, generator=g), size=(53, 70), mode="bilinear", align_corners=False)
+    lq = clean + torch.randn(clean.shape, generator=g) * 0.08
+    out = clean + 0.2 * (lq - clean)
+    whole = guided_refine(out, lq, 0.3, kernel=5, detail=0.45, detail_kernel=11, tile=10_000)
+    for tile in (16, 25):  # tiles that do not divide the frame, margins cut inside it
+        assert torch.equal(guided_refine(out, lq, 0.3, kernel=5, detail=0.45, detail_kernel=11, tile=tile), whole)
+    assert reach(5, 2, 11) == 18 and reach(5, 2) == 8
+    fn = lambda o, x: _refine_frame(o, x, 1e-3, 5, 2, 0.45, 11)  # noqa: E731
+    short = _in_tiles(fn, out[:1], lq[:1], 16, 3)  # a margin well short of the reach shows at the seams
+    assert not torch.allclose(short, fn(out[:1], lq[:1]), atol=1e-4)
 
 
 def test_gradients_flow_through_it():

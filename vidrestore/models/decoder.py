@@ -47,7 +47,7 @@ from einops import rearrange
 
 from vidrestore.config import FINE_CH
 from vidrestore.models.align import clip_rows, neighbour_flows, stack_neighbours, warp_neighbours
-from vidrestore.models.layers import LayerNorm2d, ResBlock
+from vidrestore.models.layers import LayerNorm2d, ResBlock, by_frames
 from vidrestore.models.lpvae import Decoder, PyramidEncoder
 
 
@@ -172,11 +172,6 @@ class NVSMAttention(nn.Module):
         return x + self.proj(out[..., :H, :W])
 
 
-# CPU inference runs the pixel heads a few frames at a time, ~this many pixels per call, so that their activations stay
-# in the caches: at 256x192 the heads then take ~half the time they take on a 28-frame window at once (bit for bit the same)
-HEAD_PIXELS = 400_000
-
-
 class PixelHead(nn.Module):
     """Residual refinement at H/2 (FFDNet-like): the decoder's output, the degraded frame and the
     aligned neighbours -> pixel-unshuffle x2 -> conv -> ResBlocks -> zero-init conv -> pixel-shuffle x2.
@@ -191,10 +186,7 @@ class PixelHead(nn.Module):
         self.out = nn.Sequential(zero_(nn.Conv2d(ch, 4 * 3, 3, padding=1)), nn.PixelShuffle(2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = max(1, HEAD_PIXELS // (x.shape[-2] * x.shape[-1]))
-        if x.shape[0] > n and x.device.type == "cpu" and not torch.is_grad_enabled():  # CPU inference: by few frames
-            return torch.cat([self.out(self.body(self.inp(part))) for part in x.split(n)])
-        return self.out(self.body(self.inp(x)))
+        return by_frames(lambda part: self.out(self.body(self.inp(part))), x)  # (CPU inference: a few frames at a time)
 
 
 class TemporalPixelDecoder(nn.Module):

@@ -22,6 +22,21 @@ _LAPLACE = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]]) / 
 HIGH_PASS = torch.stack([_SOBEL_X, _SOBEL_X.t(), _LAPLACE])  # (3, 3, 3): fixed high-frequency kernels
 
 
+# CPU inference runs the per-frame parts of the network a few frames at a time, ~this many input elements per call
+# (16 MB of float32): the activations of a call then stay in the CPU's caches (a 2-core AMD EPYC has 32 MB of L3)
+CPU_CHUNK_ELEMENTS = 4_000_000
+
+
+def by_frames(fn, x: torch.Tensor) -> torch.Tensor:
+    """fn(x) for an fn that treats the rows of its batch independently, (B,...) -> (B,...). In CPU inference (no grad)
+    the batch runs a few rows at a time (~CPU_CHUNK_ELEMENTS of x per call), bit for bit the same: the pixel head on a
+    16-frame window at 256x192 takes half the time that way. Training and GPUs run the batch whole."""
+    n = max(1, CPU_CHUNK_ELEMENTS // max(1, x[0].numel()))
+    if x.shape[0] <= n or x.device.type != "cpu" or torch.is_grad_enabled():
+        return fn(x)
+    return torch.cat([fn(part) for part in x.split(n)])
+
+
 def _pad_1x1(w: torch.Tensor) -> torch.Tensor:
     """(O, I, 1, 1) kernel -> the equivalent (O, I, 3, 3) kernel."""
     return F.pad(w, (1, 1, 1, 1))

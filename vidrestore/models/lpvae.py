@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vidrestore.config import COARSE_CH, FACTOR, FINE_CH, LATENT_CH, MACRO_CH
-from vidrestore.models.layers import Down, LayerNorm2d, ResBlock, Up
+from vidrestore.models.layers import Down, LayerNorm2d, ResBlock, Up, by_frames
 
 
 class DiagonalGaussian:
@@ -57,15 +57,15 @@ class PyramidEncoder(nn.Module):
 
     def features(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> list[torch.Tensor]:
         """`extra` (B, c0, H/4, W/4) is added to the stem's output (the LQ branch's neighbour frames)."""
-        h = self.stem(x)  # (B, c0, H/4, W/4)
+        h = by_frames(self.stem, x)  # (B, c0, H/4, W/4); (CPU inference: a few frames at a time, here and below)
         if extra is not None:
             h = h + extra
         feats = []
         for i, level in enumerate(self.levels):
-            h = level(h)
+            h = by_frames(level, h)
             feats.append(h)  # level i: (B, c_i, H/(4*2^i), W/(4*2^i))
             if i < len(self.downs):
-                h = self.downs[i](h)
+                h = by_frames(self.downs[i], h)
         return feats
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -109,13 +109,13 @@ class Decoder(nn.Module):
 
     def forward(self, z: torch.Tensor, hook=None) -> torch.Tensor:
         h = self.stem(z)
-        for i, level in enumerate(self.levels):
+        for i, level in enumerate(self.levels):  # (CPU inference: each stage a few frames at a time)
             if i > 0:
-                h = self.ups[i - 1](h)
-            h = level(h)
+                h = by_frames(self.ups[i - 1], h)
+            h = by_frames(level, h)
             if hook is not None:
                 h = hook(i, h)  # (B, c_i, H/(32/2^i), ...)
-        return self.out(h)  # (B, 3, H, W), centred around the input's range (no sigmoid: L1 sees clean gradients)
+        return by_frames(self.out, h)  # (B, 3, H, W), centred around the input's range (no sigmoid: L1 sees clean gradients)
 
 
 class LPVAE(nn.Module):
