@@ -49,6 +49,16 @@ def test_flow_recovers_a_global_shift_through_noise(shift):
     assert err.median() < 0.3 and (err < 1.0).float().mean() > 0.9
 
 
+def test_pairs_matched_a_few_at_a_time_give_the_same_flows():
+    """`pixels` splits each level into calls of ~that many pixels (cache-sized): the same flows as all pairs at once."""
+    g = torch.Generator().manual_seed(3)
+    ref = torch.cat([texture(48, 64, i) for i in range(5)])
+    src = (ref.roll(2, -1) + 0.05 * torch.randn(ref.shape, generator=g)).clamp(0, 1)
+    whole = estimate_flow(ref, src)
+    for pixels in (1, 2 * 48 * 64, 3 * 48 * 64):  # one pair per call at every level; two, three at full size
+        torch.testing.assert_close(estimate_flow(ref, src, pixels=pixels), whole, atol=1e-5, rtol=0)
+
+
 def test_aligned_neighbours_follow_a_moving_object():
     """A square moving 6 px per frame over a textured still background: warped onto frame t, the
     neighbours match frame t inside the object far better than the raw neighbours, and the still

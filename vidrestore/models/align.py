@@ -132,25 +132,36 @@ def _resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 @torch.no_grad()
 def estimate_flow(ref: torch.Tensor, src: torch.Tensor, radius: int = 4, blocks: tuple[int, int, int] = (7, 9, 9),
-                  prior: float = 1e-4) -> torch.Tensor:
-    """Coarse-to-fine block matching: ref, src (N,C,H,W) -> flow (N,2,H,W) pixels (see the module doc)."""
+                  prior: float = 1e-4, pixels: int = 0) -> torch.Tensor:
+    """Coarse-to-fine block matching: ref, src (N,C,H,W) -> flow (N,2,H,W) pixels (see the module doc). With `pixels`,
+    each level matches the pairs ~that many pixels per call (the same flows; see PAIR_PIXELS)."""
     H, W = ref.shape[-2:]
     ref, src = ref.mean(1, keepdim=True), src.mean(1, keepdim=True)  # grey: matching needs no colour
     flow = None
     for scale, block in zip((4, 2, 1), blocks):
         r = F.avg_pool2d(ref, scale, ceil_mode=True) if scale > 1 else ref
         s = F.avg_pool2d(src, scale, ceil_mode=True) if scale > 1 else src
-        if flow is None:
-            flow = median3(block_search(r, s, radius, block, prior))
-        else:
-            flow = _resize_flow(flow, r.shape[-2:])
-            flow = median3(flow + block_search(r, warp(s, flow), 1, block, prior))
-        flow = flow + lucas_kanade(r, warp(s, flow), block)  # sub-pixel
+        n = max(1, pixels // (r.shape[-2] * r.shape[-1])) if pixels else len(r)  # pairs per call
+        flow = torch.cat([_match_level(r[i:i + n], s[i:i + n], None if flow is None else flow[i:i + n], radius, block, prior)
+                          for i in range(0, len(r), n)])
     return flow if flow.shape[-2:] == (H, W) else _resize_flow(flow, (H, W))
 
 
-# pairs are matched a few at a time, ~this many pixels per call: the cost maps of one call then stay in the CPU's
-# caches (at 256x192, 16 pairs per call match 28 frames' pairs ~25 % faster than one call for all, bit for bit the same)
+def _match_level(r: torch.Tensor, s: torch.Tensor, flow: torch.Tensor | None, radius: int, block: int,
+                 prior: float) -> torch.Tensor:
+    """One level of estimate_flow: grey r, s (n,1,h,w) and the coarser level's flow (None at the coarsest, where the
+    search spans +-radius) -> flow (n,2,h,w)."""
+    if flow is None:
+        flow = median3(block_search(r, s, radius, block, prior))
+    else:
+        flow = _resize_flow(flow, r.shape[-2:])
+        flow = median3(flow + block_search(r, warp(s, flow), 1, block, prior))
+    return flow + lucas_kanade(r, warp(s, flow), block)  # sub-pixel
+
+
+# each level matches the pairs a few at a time, ~this many pixels per call: the cost maps of one call then stay in the
+# CPU's caches (at 256x192, 16 pairs per call at full size match 28 frames' pairs ~25 % faster than one call for all),
+# while the small coarse levels still run many pairs per call (fewer, larger operations); the same flows either way
 PAIR_PIXELS = 800_000
 
 
@@ -185,10 +196,8 @@ def neighbour_flows(x: torch.Tensor, T: int, r: int, radius: int = 4, frames: li
     if pairs:
         ti, si = torch.tensor(pairs, device=x.device).T
         ref, src = clip[:, ti].flatten(0, 1), clip[:, si].flatten(0, 1)  # (B*pairs,C,H,W), clip-major
-        n = max(1, PAIR_PIXELS // (H * W))  # pairs per call
         with torch.autocast(x.device.type, enabled=False):
-            flows = torch.cat([estimate_flow(ref[i:i + n], src[i:i + n], radius) for i in range(0, len(ref), n)])
-        found[:, :-1] = flows.view(B, len(pairs), 2, H, W)
+            found[:, :-1] = estimate_flow(ref, src, radius, pixels=PAIR_PIXELS).view(B, len(pairs), 2, H, W)
     index = {pair: i for i, pair in enumerate(pairs)}
     flows = found[:, [index.get(slot, len(pairs)) for slot in slots]]  # (B, len(frames)*2r, 2, H, W), slot order
     return flows.view(B * len(frames), 2 * r, 2, H, W)
