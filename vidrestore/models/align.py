@@ -184,7 +184,7 @@ def neighbour_flows(x: torch.Tensor, T: int, r: int, radius: int = 4, frames: li
     """Flows of frames t-r..t+r (without t) onto frame t: (B*T,C,H,W) -> (B*T,2r,2,H,W), or with `frames`
     only those frames of each clip: (B*len(frames),2r,2,H,W).
 
-    Each distinct pair of frames is matched once, in batches of ~PAIR_PIXELS pixels (at a clip's end the
+    Each distinct pair of frames is matched once, on a CPU in batches of ~PAIR_PIXELS pixels (at a clip's end the
     replicated neighbour t-2 of frame 1 is frame 0, the same pair as its t-1); where the replicated
     neighbour is frame t itself the flow is zero."""
     B, H, W = x.shape[0] // T, x.shape[-2], x.shape[-1]
@@ -197,7 +197,8 @@ def neighbour_flows(x: torch.Tensor, T: int, r: int, radius: int = 4, frames: li
         ti, si = torch.tensor(pairs, device=x.device).T
         ref, src = clip[:, ti].flatten(0, 1), clip[:, si].flatten(0, 1)  # (B*pairs,C,H,W), clip-major
         with torch.autocast(x.device.type, enabled=False):
-            found[:, :-1] = estimate_flow(ref, src, radius, pixels=PAIR_PIXELS).view(B, len(pairs), 2, H, W)
+            pixels = PAIR_PIXELS if x.device.type == "cpu" else 0  # (a GPU runs best on all pairs at once)
+            found[:, :-1] = estimate_flow(ref, src, radius, pixels=pixels).view(B, len(pairs), 2, H, W)
     index = {pair: i for i, pair in enumerate(pairs)}
     flows = found[:, [index.get(slot, len(pairs)) for slot in slots]]  # (B, len(frames)*2r, 2, H, W), slot order
     return flows.view(B * len(frames), 2 * r, 2, H, W)

@@ -3,7 +3,7 @@
 The decoder predicts a correction of the degraded frame (decoder.residual), so every bit of noise it removes it
 must cancel pixel by pixel; on flat areas it leaves some (benchmarks/flat_areas.py: ~36 dB on flat ramps at
 σ = 25, where FFDNet reaches 46-48). A colour guided filter (He et al., "Guided Image Filtering", 2010; kornia's
-`guided_blur`) removes what is left while keeping edges, with its ε set from the noise the network removed:
+`guided_blur`, computed faster by `guided_blur_rgb`) removes what is left while keeping edges, with its ε set from the noise the network removed:
 
     out, lq (T,3,H,W)                                     per frame:
       s   = 1.4826 · median |lq - out|                    the noise the network removed (robust σ estimate)
@@ -127,7 +127,7 @@ def guided_refine(out: torch.Tensor, lq: torch.Tensor, strength: float, kernel: 
     strength 0 returns `out` itself (the detail pass shares its eps, so it is off too). Frames run one at a time,
     so memory does not grow with T, and a large frame runs in tiles of `tile` x `tile` pixels, each read with a margin
     as wide as the filters reach (`reach`), so that the tiles put together are the whole frame's result: the
-    intermediate images of a tile stay in the CPU's caches (at 1280x720 ~4x faster than the frame at once).
+    intermediate images of a tile stay in the CPU's caches (at 1280x720 ~3x faster than the frame at once).
     """
     if strength <= 0:
         return out
