@@ -8,6 +8,7 @@ import pytest
 import torch
 from PIL import Image
 from safetensors import safe_open
+from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
 from training import common as C
@@ -129,7 +130,6 @@ def test_bad_options_are_clear(tmp_path, monkeypatch):
 def test_tf32_keeps_fp32_weights_and_activations():
     from contextlib import nullcontext
 
-    from omegaconf import OmegaConf
 
     gpu = C.Env(torch.device("cuda"))  # autocast is only chosen here, never entered: no GPU needed
     assert isinstance(C.autocast(OmegaConf.create({"precision": "tf32"}), gpu), nullcontext)
@@ -164,7 +164,6 @@ def test_reset_decoder_keeps_vae_and_dit_and_builds_the_configured_decoder(chain
 
 
 def test_learning_rate_schedule():
-    from omegaconf import OmegaConf
 
     cfg = OmegaConf.create({"lr": 1e-3, "lr_min": 1e-5, "warmup_steps": 10, "steps": 110, "lr_schedule": "cosine"})
     assert C.lr_at(cfg, 5) == pytest.approx(5e-4)
@@ -242,6 +241,20 @@ def test_deblock_head_trains_alone_from_a_clip_pool_and_the_rest_stays_as_init(c
         run("deblock", image_root, tmp_path / "d", *args[:-3], "crop=31", "steps=1")
     with pytest.raises(ConfigError, match="needs >= 3 frames|need >= 3 frames"):
         run("deblock", image_root, tmp_path / "e", *args[:2], "data.frames=2", "pool=2", "crop=32", "steps=1")
+    # a deeper head (model_overrides raise deblock_head_blocks over init's): the appended blocks start as identities,
+    # so the chain computes what the trained head did, and they learn from there
+    a = tmp_path / "a" / "export.safetensors"
+    overrides = ["decoder.deblock_head=true", "decoder.deblock_head_channels=8", "decoder.deblock_head_blocks=3"]
+    head = lambda over: C.build_chain(OmegaConf.create({"init": str(a), "model_overrides": over}),  # noqa: E731
+                                      C.Env(torch.device("cpu"))).pixel_decoder.deblock_head
+    shallow_head, deep_head = head([]), head(overrides)
+    assert len(deep_head.body) == 3 and all(p.abs().sum() == 0 for p in deep_head.body[2].conv2.parameters())
+    x = torch.rand(2, 9, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(deep_head(x), shallow_head(x)) and deep_head(x).abs().sum() > 0
+    run("deblock", image_root, tmp_path / "deep", f"init={a}", f"model_overrides=[{','.join(overrides)}]", *args[2:], "steps=2")
+    state, cfg, _ = W.load(tmp_path / "deep" / "export.safetensors")
+    assert cfg.decoder.deblock_head_blocks == 3 and state["pixel_decoder.deblock_head.body.2.conv2.conv3.weight"].abs().sum() > 0
     # deblock_frames=2: a head reading t-2..t+2 trains on crops of five frames
     five = [f"init={init}", small.replace("]", ",decoder.deblock_frames=2]")]
     with pytest.raises(ConfigError, match="need >= 5 frames"):

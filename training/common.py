@@ -232,12 +232,20 @@ def build_chain(cfg, env: Env) -> RestorationChain:
                 fresh.append("pixel_decoder.pixel_head.")
             if model_cfg.decoder.deblock_head and not init_cfg.decoder.get("deblock_head"):
                 fresh.append("pixel_decoder.deblock_head.")
+            deeper = {}  # heads deepened by model_overrides (same width): blocks appended after the trained ones
+            for head in ("pixel_head", "deblock_head"):
+                old, new = init_cfg.decoder.get(f"{head}_blocks"), model_cfg.decoder.get(f"{head}_blocks")
+                if model_cfg.decoder.get(head) and init_cfg.decoder.get(head) and old is not None and new > old:
+                    deeper[head] = old
+                    fresh += [f"pixel_decoder.{head}.body.{i}." for i in range(old, new)]
             missing = [k for k in missing if not k.startswith(tuple(fresh))]
             if missing or unexpected:
                 raise ConfigError(f"{cfg.init} does not fit the model (after model_overrides): missing {missing[:3]}, "
                                   f"unexpected {unexpected[:3]} {hint}")
             if model_cfg.decoder.residual and not init_cfg.decoder.residual:
                 chain.pixel_decoder.reset_output()  # switching to residual decoding: start from the identity
+            for head, old in deeper.items():  # the appended blocks start as identities: the head computes what it did
+                getattr(chain.pixel_decoder, head).identity_blocks(old)
             if "pixel_decoder.out_far." in fresh and cfg.get("out_far_init", 0) > 0:
                 chain.pixel_decoder.init_out_far(float(cfg.out_far_init))
             chain.fresh = fresh

@@ -188,6 +188,13 @@ class PixelHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return by_frames(lambda part: self.out(self.body(self.inp(part))), x)  # (CPU inference: a few frames at a time)
 
+    @torch.no_grad()
+    def identity_blocks(self, start: int) -> None:
+        """Make blocks start.. identities (their last conv zero): a trained head deepened by appending blocks
+        computes what it computed before, and the new blocks learn from there."""
+        for block in self.body[start:]:
+            zero_(block.conv2)
+
 
 class TemporalPixelDecoder(nn.Module):
     def __init__(self, vae_cfg, cfg):
