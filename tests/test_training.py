@@ -237,6 +237,8 @@ def test_deblock_head_trains_alone_from_a_clip_pool_and_the_rest_stays_as_init(c
     offset = tmp_path / "offset.safetensors"
     run("deblock", image_root, tmp_path / "h", *args[:-2], f"pool_cache={offset}", "pool_offset=3", "steps=1")
     assert not torch.equal(load_file(offset)["lq"], load_file(pool)["lq"])  # clips 3..5, not 0..2
+    with pytest.raises(ConfigError, match="loss must be one of"):
+        run("deblock", image_root, tmp_path / "d", *args, "loss=l3", "steps=1")
     with pytest.raises(ConfigError, match="crop must be even"):
         run("deblock", image_root, tmp_path / "d", *args[:-3], "crop=31", "steps=1")
     with pytest.raises(ConfigError, match="needs >= 3 frames|need >= 3 frames"):
@@ -262,6 +264,16 @@ def test_deblock_head_trains_alone_from_a_clip_pool_and_the_rest_stays_as_init(c
     run("deblock", image_root, tmp_path / "g", *five, "data.frames=5", "pool=2", "crop=32", "steps=2", "export_dtype=fp32")
     state, cfg, _ = W.load(tmp_path / "g" / "export.safetensors")
     assert cfg.decoder.deblock_frames == 2 and state["pixel_decoder.deblock_head.inp.1.weight"].shape[1] == 4 * 15
+
+
+def test_deblock_losses_charbonnier_is_robust_and_mse_is_what_psnr_measures():
+    gt = torch.zeros(1, 3, 4, 4)
+    base = gt.clone()
+    base[0, 0, 0, 0] = 0.5  # one large error among 47 exact pixels
+    charb = train_deblock.head_loss(base, gt, OmegaConf.create({"charbonnier_eps": 1e-3}))  # the default loss
+    mse = train_deblock.head_loss(base, gt, OmegaConf.create({"loss": "mse", "charbonnier_eps": 1e-3}))
+    assert mse.item() == pytest.approx(0.25 / 48)
+    assert charb.item() == pytest.approx((0.5 + 47e-3) / 48, rel=1e-3)  # ~|error|: the outlier weighs linearly
 
 
 def test_deblock_crops_take_2r_plus_1_frames_and_a_clean_share_reads_the_clean_ones():

@@ -17,6 +17,7 @@ the head switched on and trained, its other tensors and inference settings uncha
 can take it as init.
 
     loss = mean sqrt((base - gt)^2 + eps^2)               (Charbonnier; noise_weight=false trains without w)
+        or mean (base - gt)^2                             (loss=mse: what PSNR measures; for a last cycle)
 
 Clips: `pool` clips are drawn once from the data chain (DataLoader workers run the encoders) and kept in
 memory as uint8 (`pool_cache` saves them for later runs); each step takes `batch_size` random crops of
@@ -95,6 +96,17 @@ def crops(pool: dict[str, torch.Tensor], n: int, size: int, g: torch.Generator, 
     return lq.flatten(0, 1).float() / 255, gt.float() / 255
 
 
+LOSSES = {
+    "charbonnier": lambda d, eps: torch.sqrt(d**2 + eps**2).mean(),  # robust; the head's training loss since v0.34
+    "mse": lambda d, eps: (d**2).mean(),                               # what PSNR measures
+}
+
+
+def head_loss(base: torch.Tensor, gt: torch.Tensor, cfg) -> torch.Tensor:
+    """The deblock head's loss on frame t: base, gt (n,3,h,w) -> scalar (`cfg.loss`)."""
+    return LOSSES[cfg.get("loss", "charbonnier")](base - gt, float(cfg.charbonnier_eps))
+
+
 def main(cfg):
     env = C.setup_env(cfg)
     torch.manual_seed(cfg.seed)
@@ -102,6 +114,8 @@ def main(cfg):
         raise C.ConfigError("train_deblock needs init= a chain export (e.g. vidrestore/weights/default.safetensors)")
     if int(cfg.crop) < 8 or int(cfg.crop) % 2:
         raise C.ConfigError(f"crop must be even and >= 8, got {cfg.crop}")
+    if cfg.get("loss", "charbonnier") not in LOSSES:
+        raise C.ConfigError(f"loss must be one of {sorted(LOSSES)}, got {cfg.loss!r}")
     chain = C.build_chain(cfg, env)
     dec = chain.pixel_decoder
     if dec.deblock_head is None:
@@ -136,7 +150,7 @@ def main(cfg):
             x = dec.deblock_input(lq, T, flows, frames=[r])  # frame t of each crop, with its neighbours
             w = deblock_weight(lq[r::T], *dec.cfg.deblock_noise) if cfg.noise_weight else 1.0
             base = lq[r::T] + w * head(x)
-            loss = torch.sqrt((base.float() - gt) ** 2 + float(cfg.charbonnier_eps) ** 2).mean()
+            loss = head_loss(base.float(), gt, cfg)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(head.parameters(), cfg.grad_clip)
