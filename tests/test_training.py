@@ -266,7 +266,7 @@ def test_deblock_head_trains_alone_from_a_clip_pool_and_the_rest_stays_as_init(c
     assert cfg.decoder.deblock_frames == 2 and state["pixel_decoder.deblock_head.inp.1.weight"].shape[1] == 4 * 15
 
 
-def test_deblock_losses_charbonnier_is_robust_and_mse_is_what_psnr_measures():
+def test_deblock_losses_charbonnier_is_robust_mse_is_what_psnr_measures_hybrid_takes_each_where_it_fits():
     gt = torch.zeros(1, 3, 4, 4)
     base = gt.clone()
     base[0, 0, 0, 0] = 0.5  # one large error among 47 exact pixels
@@ -274,6 +274,10 @@ def test_deblock_losses_charbonnier_is_robust_and_mse_is_what_psnr_measures():
     mse = train_deblock.head_loss(base, gt, OmegaConf.create({"loss": "mse", "charbonnier_eps": 1e-3}))
     assert mse.item() == pytest.approx(0.25 / 48)
     assert charb.item() == pytest.approx((0.5 + 47e-3) / 48, rel=1e-3)  # ~|error|: the outlier weighs linearly
+    hybrid = OmegaConf.create({"loss": "hybrid", "charbonnier_eps": 1e-3, "hybrid_scale": 0.04})
+    two = torch.cat([base, base])  # a degraded crop, then a clean one (its input was the target)
+    mixed = train_deblock.head_loss(two, torch.cat([gt, gt]), hybrid, clean=torch.tensor([False, True]))
+    assert mixed.item() == pytest.approx((0.25 / 0.08 / 48 + charb.item()) / 2, rel=1e-4)
 
 
 def test_deblock_crops_take_2r_plus_1_frames_and_a_clean_share_reads_the_clean_ones():

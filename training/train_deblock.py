@@ -17,7 +17,8 @@ the head switched on and trained, its other tensors and inference settings uncha
 can take it as init.
 
     loss = mean sqrt((base - gt)^2 + eps^2)               (Charbonnier; noise_weight=false trains without w)
-        or mean (base - gt)^2                             (loss=mse: what PSNR measures; for a last cycle)
+        or mean (base - gt)^2                             (loss=mse: what PSNR measures)
+        or the two: squares on degraded crops, Charbonnier on clean ones (loss=hybrid; see head_loss)
 
 Clips: `pool` clips are drawn once from the data chain (DataLoader workers run the encoders) and kept in
 memory as uint8 (`pool_cache` saves them for later runs); each step takes `batch_size` random crops of
@@ -96,15 +97,26 @@ def crops(pool: dict[str, torch.Tensor], n: int, size: int, g: torch.Generator, 
     return lq.flatten(0, 1).float() / 255, gt.float() / 255
 
 
-LOSSES = {
-    "charbonnier": lambda d, eps: torch.sqrt(d**2 + eps**2).mean(),  # robust; the head's training loss since v0.34
-    "mse": lambda d, eps: (d**2).mean(),                               # what PSNR measures
-}
+LOSSES = ("charbonnier", "mse", "hybrid")
 
 
-def head_loss(base: torch.Tensor, gt: torch.Tensor, cfg) -> torch.Tensor:
-    """The deblock head's loss on frame t: base, gt (n,3,h,w) -> scalar (`cfg.loss`)."""
-    return LOSSES[cfg.get("loss", "charbonnier")](base - gt, float(cfg.charbonnier_eps))
+def head_loss(base: torch.Tensor, gt: torch.Tensor, cfg, clean: torch.Tensor | None = None) -> torch.Tensor:
+    """The deblock head's loss on frame t: base, gt (n,3,h,w), clean (n,) bool (crops whose input was clean) -> scalar.
+
+    charbonnier: sqrt(d^2 + eps^2), robust, and near a sign gradient it pulls clean crops to the input exactly;
+    mse: d^2, what PSNR measures, but tiny changes to clean crops cost it next to nothing;
+    hybrid: d^2 / (2 hybrid_scale) on degraded crops (the gradient d / hybrid_scale is ~1 at typical errors, as
+    Charbonnier's is), Charbonnier on clean ones."""
+    d = base - gt
+    charb = torch.sqrt(d**2 + float(cfg.charbonnier_eps) ** 2)
+    kind = cfg.get("loss", "charbonnier")
+    if kind == "charbonnier":
+        return charb.mean()
+    if kind == "mse":
+        return (d**2).mean()
+    clean = torch.zeros(len(d), dtype=torch.bool, device=d.device) if clean is None else clean
+    per = torch.where(clean[:, None, None, None], charb, d**2 / (2 * float(cfg.get("hybrid_scale", 0.04))))
+    return per.mean()
 
 
 def main(cfg):
@@ -150,7 +162,7 @@ def main(cfg):
             x = dec.deblock_input(lq, T, flows, frames=[r])  # frame t of each crop, with its neighbours
             w = deblock_weight(lq[r::T], *dec.cfg.deblock_noise) if cfg.noise_weight else 1.0
             base = lq[r::T] + w * head(x)
-            loss = head_loss(base.float(), gt, cfg)
+            loss = head_loss(base.float(), gt, cfg, clean=(lq[r::T] == gt).flatten(1).all(1))  # clean: input = target
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(head.parameters(), cfg.grad_clip)
