@@ -288,6 +288,7 @@ def test_deblock_crops_take_2r_plus_1_frames_and_a_clean_share_reads_the_clean_o
     assert lq.shape == (18, 3, 8, 8) and gt.shape == (6, 3, 8, 8)
     assert torch.equal((lq[1::3] * 255).round(), ((gt * 255).round() // 2))  # frame t of the degraded clip, under gt's frame t
     lq, gt = train_deblock.crops(pool, 6, 8, torch.Generator().manual_seed(1), clean_share=1.0)
+    assert train_deblock.crops(pool, 6, 8, torch.Generator().manual_seed(1), clean_share=1.0, with_clean=True)[2].all()
     assert torch.equal(lq[1::3], gt)  # every crop clean: the target is the input
     lq, gt = train_deblock.crops(pool, 6, 8, torch.Generator().manual_seed(1), r=2)  # frames t-2..t+2 (t = 2 of 5)
     assert lq.shape == (30, 3, 8, 8) and torch.equal((lq[2::5] * 255).round(), ((gt * 255).round() // 2))

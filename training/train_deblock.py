@@ -82,10 +82,11 @@ def draw_pool(cfg, train) -> dict[str, torch.Tensor]:
     return pool
 
 
-def crops(pool: dict[str, torch.Tensor], n: int, size: int, g: torch.Generator, clean_share: float = 0.0, r: int = 1):
+def crops(pool: dict[str, torch.Tensor], n: int, size: int, g: torch.Generator, clean_share: float = 0.0, r: int = 1,
+          with_clean: bool = False):
     """n random crops of frames t-r..t+r of random pool clips -> lq (n*(2r+1),3,s,s) (clip-major) and gt of frame t
     (n,3,s,s). A `clean_share` of them take the clean frames as their input too: the head learns to leave clean frames
-    alone."""
+    alone (with_clean: also return which, (n,) bool)."""
     N, T, _, H, W = pool["lq"].shape
     i = torch.randint(0, N, (n,), generator=g)
     t = torch.randint(r, T - r, (n,), generator=g)
@@ -94,7 +95,8 @@ def crops(pool: dict[str, torch.Tensor], n: int, size: int, g: torch.Generator, 
     clean = torch.rand(n, generator=g) < clean_share
     lq = torch.stack([pool["gt" if k else "lq"][a, b - r:b + r + 1, :, c:c + size, d:d + size] for a, b, c, d, k in zip(i, t, y, x, clean)])
     gt = torch.stack([pool["gt"][a, b, :, c:c + size, d:d + size] for a, b, c, d in zip(i, t, y, x)])
-    return lq.flatten(0, 1).float() / 255, gt.float() / 255
+    lq, gt = lq.flatten(0, 1).float() / 255, gt.float() / 255
+    return (lq, gt, clean) if with_clean else (lq, gt)
 
 
 LOSSES = ("charbonnier", "mse", "hybrid")
@@ -107,17 +109,14 @@ def head_loss(base: torch.Tensor, gt: torch.Tensor, cfg, clean: torch.Tensor | N
     mse: d^2, what PSNR measures, but tiny changes to clean crops cost it next to nothing;
     hybrid: d^2 / (2 hybrid_scale) on degraded crops (the gradient d / hybrid_scale is ~1 at typical errors, as
     Charbonnier's is), Charbonnier on clean ones."""
-    d = base - gt
-    charb = torch.sqrt(d**2 + float(cfg.charbonnier_eps) ** 2)
-    kind = cfg.get("loss", "charbonnier")
-    if kind == "charbonnier":
-        return charb.mean()
+    d, kind = base - gt, cfg.get("loss", "charbonnier")
     if kind == "mse":
         return (d**2).mean()
-    clean = torch.zeros(len(d), dtype=torch.bool, device=d.device) if clean is None else clean
-    per = torch.where(clean[:, None, None, None], charb, d**2 / (2 * float(cfg.get("hybrid_scale", 0.04))))
-    return per.mean()
-
+    charb = torch.sqrt(d**2 + float(cfg.charbonnier_eps) ** 2)
+    if kind == "charbonnier":
+        return charb.mean()
+    squares = d**2 / (2 * float(cfg.hybrid_scale))
+    return squares.mean() if clean is None else torch.where(clean[:, None, None, None], charb, squares).mean()
 
 def main(cfg):
     env = C.setup_env(cfg)
@@ -154,15 +153,15 @@ def main(cfg):
     while step < end:
         step += 1
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        lq, gt = crops(pool, int(cfg.batch_size), int(cfg.crop), g, float(cfg.clean_share), r)
-        lq, gt = lq.to(env.device), gt.to(env.device)
+        lq, gt, clean = crops(pool, int(cfg.batch_size), int(cfg.crop), g, float(cfg.clean_share), r, with_clean=True)
+        lq, gt, clean = lq.to(env.device), gt.to(env.device), clean.to(env.device)
         flows = neighbour_flows(lq, T, r, search, frames=[r]) if search else None  # frame t's only: the loss reads no other
         C.set_lr(opt, C.lr_at(cfg, step))
         with C.autocast(cfg, env):
             x = dec.deblock_input(lq, T, flows, frames=[r])  # frame t of each crop, with its neighbours
             w = deblock_weight(lq[r::T], *dec.cfg.deblock_noise) if cfg.noise_weight else 1.0
             base = lq[r::T] + w * head(x)
-            loss = head_loss(base.float(), gt, cfg, clean=(lq[r::T] == gt).flatten(1).all(1))  # clean: input = target
+            loss = head_loss(base.float(), gt, cfg, clean)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(head.parameters(), cfg.grad_clip)
