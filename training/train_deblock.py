@@ -112,11 +112,14 @@ def head_loss(base: torch.Tensor, gt: torch.Tensor, cfg, clean: torch.Tensor | N
     d, kind = base - gt, cfg.get("loss", "charbonnier")
     if kind == "mse":
         return (d**2).mean()
-    charb = torch.sqrt(d**2 + float(cfg.charbonnier_eps) ** 2)
     if kind == "charbonnier":
-        return charb.mean()
+        return torch.sqrt(d**2 + float(cfg.charbonnier_eps) ** 2).mean()
     squares = d**2 / (2 * float(cfg.hybrid_scale))
-    return squares.mean() if clean is None else torch.where(clean[:, None, None, None], charb, squares).mean()
+    if clean is None:  # no crop read clean frames: squares only
+        return squares.mean()
+    charb = torch.sqrt(d**2 + float(cfg.charbonnier_eps) ** 2)
+    return torch.where(clean[:, None, None, None], charb, squares).mean()
+
 
 def main(cfg):
     env = C.setup_env(cfg)

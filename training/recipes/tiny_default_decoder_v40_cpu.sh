@@ -4,9 +4,10 @@
 # deblock head frozen (lr_mults.deblock_head=0: its tensors and their EMA stay bit for bit v0.39's, so what it learnt on
 # compressed clips is not eroded by the blind mixture, as it was in v0.34c's cycle) and every other part learning:
 #
-#   INIT=vidrestore/weights/default.safetensors RUN=runs/decoder_v40 bash training/recipes/tiny_default_decoder_v40_cpu.sh
+#   git show 339bbe8:vidrestore/weights/default.safetensors > v039.safetensors   # the v0.39 file
+#   INIT=v039.safetensors RUN=runs/decoder_v40 bash training/recipes/tiny_default_decoder_v40_cpu.sh
 #
-# (INIT = the v0.39 file, git show 339bbe8:vidrestore/weights/default.safetensors.) 1600 steps, ~3.6-4 s/step on a
+# 1600 steps, ~3.6-4 s/step on a
 # 2-core CPU (~100 min); it resumes from its last checkpoint (every 200 steps) when rerun with the same RUN, and its
 # last step exports the EMA weights to vidrestore/weights/default.safetensors (set SHIP to write elsewhere).
 set -euo pipefail
