@@ -145,7 +145,7 @@ def test_restorer_applies_it_per_frame_and_streams_bit_exactly():
     assert outs[:2] == [None, None] and torch.equal(torch.stack(outs[2:]), whole[2:])
     torch.manual_seed(0)  # the same chain as make_restorer's, with the file's detail pass on
     d = Restorer.from_config("tiny", ["inference.refine_detail=0.5", "inference.refine_detail_kernel=7"], device="cpu",
-                             steps=2, window=3, window_overlap=1, refine=0.3)
+                             steps=2, window=3, window_overlap=1, refine=0.3, precision="fp32")
     activate(d.chain)
     torch.testing.assert_close(d.restore(x), guided_refine(plain, x, 0.3, detail=0.5, detail_kernel=7).clamp(0, 1))
     tiny = (0.5 + 0.1 * torch.randn(3, 3, 3, 5, generator=torch.Generator().manual_seed(4))).clamp(0, 1)

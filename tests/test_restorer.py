@@ -14,6 +14,7 @@ from tests.test_models import activate
 
 def make_restorer(**kw):
     torch.manual_seed(0)
+    kw.setdefault("precision", "fp32")  # the same numbers on every CPU (auto picks bf16 where the CPU has it)
     r = Restorer.from_config("tiny", device="cpu", steps=2, **kw)
     activate(r.chain)
     return r
@@ -165,7 +166,7 @@ def test_save_load_round_trip(tmp_path):
     x = textured(2, 64, 96)
     with pytest.raises(WeightsError, match="untrained"):
         Restorer.from_pretrained(path)
-    loaded = Restorer.from_pretrained(path, allow_untrained=True, device="cpu", steps=2)
+    loaded = Restorer.from_pretrained(path, allow_untrained=True, device="cpu", steps=2, precision="fp32")
     assert torch.equal(loaded.restore(x), r.restore(x))
 
 
@@ -189,6 +190,20 @@ def test_bad_runtime_options():
         Restorer.from_config("tiny", device="cpu", ensemble=3)
     with pytest.raises(InputError):
         make_restorer().restore(torch.rand(3, 64, 64))
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_on_a_cpu_with_native_bf16(monkeypatch, native):
+    import vidrestore.restorer as R
+
+    monkeypatch.setattr(R, "native_bf16_cpu", lambda: native)
+    assert R.default_precision(torch.device("cpu")) == ("bf16" if native else "fp32")
+    assert R.default_precision(torch.device("cuda")) == "fp32"
+    for unset in (None, "auto"):
+        assert Restorer.from_config("tiny", device="cpu", precision=unset).precision == ("bf16" if native else "fp32")
+    assert Restorer.from_config("tiny", device="cpu", precision="fp32").precision == "fp32"
+    with pytest.raises(ConfigError, match="auto or one of"):
+        Restorer.from_config("tiny", device="cpu", precision="fp8")
 
 
 def test_bf16_runs_on_cpu():

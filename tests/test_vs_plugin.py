@@ -272,6 +272,22 @@ def test_bad_inputs_raise_vs_error_at_call_time(restorer):
         assert str(info.value).startswith("vidrestore:"), (name, str(info.value))
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_precision_unset_is_fp16_for_half_clips_on_a_gpu_else_what_run_picks(monkeypatch, native):
+    import vidrestore.restorer as R
+    from vs_plugin._model import resolve_precision
+
+    monkeypatch.setattr(R, "native_bf16_cpu", lambda: native)
+    cpu_auto = "bf16" if native else "fp32"
+    assert resolve_precision(None, "cpu", half_io=False) == cpu_auto
+    assert resolve_precision("auto", "cpu", half_io=True) == cpu_auto  # fp16 is GPU-only
+    assert resolve_precision(None, "cuda", half_io=True) == "fp16"
+    assert resolve_precision(None, "cuda", half_io=False) == "fp32"
+    assert resolve_precision("fp32", "cpu", half_io=False) == "fp32"
+    with pytest.warns(UserWarning, match="fp16 is not usable on the CPU"):
+        assert resolve_precision("fp16", "cpu", half_io=False) == cpu_auto
+
+
 # --- vspipe and the PyAV source ------------------------------------------------------------------
 
 

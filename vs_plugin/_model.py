@@ -72,18 +72,23 @@ def resolve_device(device: str) -> str:
 def resolve_precision(precision: str | None, device: str, half_io: bool) -> str:
     """Pick the model precision.
 
-    Unset: fp16 for half-float clips on a GPU, else fp32. fp16 is not usable on the
-    CPU, so it falls back to fp32 there (with a warning when it was asked for).
+    Unset or "auto": fp16 for half-float clips on a GPU, else what `vidrestore run` picks (bf16 on a
+    CPU with native bf16, fp32 otherwise: `restorer.default_precision`). fp16 is not usable on the
+    CPU, so it falls back to that there (with a warning when it was asked for).
     """
-    if precision is None:
-        precision = "fp16" if half_io else "fp32"
+    import torch
+
+    from vidrestore.restorer import default_precision
+
+    if precision in (None, "auto"):
+        precision = "fp16" if half_io else None
     elif precision not in PRECISIONS:
-        raise vs.Error(f"vidrestore: precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise vs.Error(f"vidrestore: precision must be auto or one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "fp16" and not device.startswith("cuda"):
         if not half_io:
-            warnings.warn("vidrestore: fp16 is not usable on the CPU; running in fp32", stacklevel=3)
-        precision = "fp32"
-    return precision
+            warnings.warn("vidrestore: fp16 is not usable on the CPU; running in fp32 or bf16 (auto)", stacklevel=3)
+        precision = None
+    return precision or default_precision(torch.device(device))
 
 
 _LOADED: dict[tuple, Any] = {}

@@ -48,9 +48,9 @@ def restore(
             ready ``vidrestore.restorer.Restorer`` (then leave ``device`` .. ``refine`` at their
             defaults: they are fixed when the Restorer is created).
         device: ``"auto"`` (first GPU, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        precision: ``"fp32"``, ``"bf16"`` or ``"fp16"``. Unset: fp16 for half-float clips
-            (RGBH etc.) on a GPU, fp32 otherwise. fp16 is not usable on the CPU and falls
-            back to fp32 there.
+        precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"``. Unset/auto: fp16 for half-float
+            clips (RGBH etc.) on a GPU, else bf16 on a CPU with native bf16 (AVX512-BF16 or AMX),
+            fp32 otherwise. fp16 is not usable on the CPU and falls back to auto there.
         tile, tile_overlap: spatial tile size/overlap in pixels (multiples of 32; model default if unset).
         window: frames per temporal model window (model default if unset).
         steps: sampling steps (model default if unset).

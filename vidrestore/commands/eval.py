@@ -34,7 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--refine", type=float, default=None, metavar="STRENGTH",
                        help="guided refinement strength, 0 = off, its detail pass too (default: the model's)")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (our model and FFDNet)")
-    model.add_argument("--precision", default="fp32", help="fp32, bf16, fp16")
+    model.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                       help="our model's compute precision; auto: what `vidrestore run` uses (default: %(default)s)")
     model.add_argument("--tile", type=int, default=None, help="spatial tile size (default: untiled)")
     tune = parser.add_argument_group("peer tuning")
     tune.add_argument("--no-tune", action="store_true", help="run peers with default parameters (fast)")

@@ -45,8 +45,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--model", default="default", metavar="NAME|PATH",
                    help="shipped model name or path to a .safetensors weights file")
     g.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    g.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default=None,
-                   help="compute precision (fp16 needs a GPU) (default%(default).0s: fp32)")
+    g.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                   help="compute precision (fp16 needs a GPU); auto: bf16 on a CPU with native bf16 "
+                        "(AVX512-BF16 or AMX, ~1.3x faster), else fp32 (default: %(default)s)")
     g.add_argument("--tile", type=int, default=None, metavar="PX",
                    help="spatial tile size in pixels (multiple of 32) " + _FROM_MODEL)
     g.add_argument("--tile-overlap", type=int, default=None, metavar="PX",
@@ -211,7 +212,7 @@ def main(args: argparse.Namespace) -> int:
                          progress=not args.no_progress)
     try:
         summary = restore_file(input_path, output, restorer, plan, options, info=info,
-                               model_key=_model_key(args, runtime), log=_log)
+                               model_key=_model_key(args, {**runtime, "precision": restorer.precision}), log=_log)
     except KeyboardInterrupt:
         if args.resume:
             _log(f"interrupted: finished segments are kept in {parts_dir_for(output)}; "

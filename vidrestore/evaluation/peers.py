@@ -117,7 +117,7 @@ class ModelMethod(Method):
         config: str | None = None,
         *,
         device: str = "cpu",
-        precision: str = "fp32",
+        precision: str = "auto",
         tile: int | None = None,
         window: int | None = None,
         steps: int | None = None,
@@ -137,7 +137,8 @@ class ModelMethod(Method):
         self.name = name
         self.source = weights or config
         self.restorer = Restorer.from_pretrained(weights, **kwargs) if weights else Restorer.from_config(config, **kwargs)
-        self.params = {k: v for k, v in kwargs.items() if k in ("precision", "tile", "steps", "ensemble", "refine")}
+        self.params = {k: v for k, v in kwargs.items() if k in ("tile", "steps", "ensemble", "refine")}
+        self.params["precision"] = self.restorer.precision  # "auto" resolved: what the run computed in
 
     def __call__(self, clip: torch.Tensor, info: Any) -> torch.Tensor:
         return self.restorer.restore(clip)
