@@ -21,8 +21,10 @@ from vidrestore.weights_io import BUILTIN_DIR
 pytestmark = pytest.mark.skipif(not (BUILTIN_DIR / "default.safetensors").is_file(), reason="no shipped weights")
 
 CLIP = Path(__file__).parent / "data" / "bikes_5x96x128.png"
-# measured with the v0.40 default weights (v0.39 trained one more decoder cycle with its deblock head frozen; 2-core AMD
-# EPYC, 2026-12-02): +10.20 dB at sigma 25 (+10.16 through VapourSynth; the refinement adds 1.39, its detail pass 0.14),
+# measured with the v0.41 default weights (v0.40 trained one more decoder cycle, head frozen; 2-core AMD EPYC with
+# native bf16, so in bf16, the default there; 2026-12-02): +10.20 dB at sigma 25 (+10.14 through VapourSynth; the
+# refinement adds 1.38, its detail pass 0.15), +0.51 dB on H.264 CRF 37 (the head adds 0.49), clean clip 41.5 dB.
+# v0.40 (v0.39 trained one more decoder cycle with its deblock head frozen; fp32): +10.20 dB at sigma 25 (+10.16 through VapourSynth; the refinement adds 1.39, its detail pass 0.14),
 # +0.52 dB on H.264 CRF 37 (the head adds 0.49 of it), clean clip 41.4 dB. v0.39 (v0.38 with its deblock head trained
 # on 24000 more new clips; 2026-12-01): +10.19 dB at sigma 25 (+10.16 through VapourSynth), +0.51 dB on H.264 CRF 37 (the head adds 0.50
 # of it), CLEAN_PSNR below. v0.38: +0.50 dB on H.264 (the head 0.48). v0.37 (v0.36 with its head trained on 12000 new clips): +0.49 dB on H.264 (the head 0.47). v0.36 (v0.35 with its deblock head trained on twice the clips): +0.46 dB on H.264 (the head 0.44). v0.35 (v0.34 with its deblock head taught to leave clean frames alone): +10.19 dB at sigma 25,
@@ -127,7 +129,8 @@ def test_removes_h264_artefacts_through_its_deblock_head(restorer):
 def test_leaves_a_clean_clip_nearly_alone(restorer):
     """Clean input comes back close to itself. Measured on this clip (a crop of real footage, downscaled from an mp4
     whose faint compression traces the deblock head still touches): v0.33 63.3 dB, v0.34 35.6 (its head had never
-    seen a clean frame), v0.35 40.7, v0.36 40.0, v0.37 40.4, v0.38 40.8, v0.39 41.4, v0.40 41.4; on moving Kodak clips 70.1 / 38.6 / 54.2 / 57.0 / 58.2 / 58.7 / 60.1 / 60.2 dB."""
+    seen a clean frame), v0.35 40.7, v0.36 40.0, v0.37 40.4, v0.38 40.8, v0.39 41.4, v0.40 41.4, v0.41 41.5 (bf16); on moving Kodak clips 70.1 / 38.6 / 54.2 / 57.0 / 58.2 / 58.7 / 60.1 / 60.2 /
+    60.0 (v0.41, bf16) dB."""
     gt = natural_clip()
     out = restorer.restore(gt)
     db = float(kornia.metrics.psnr(out, gt, 1.0))
