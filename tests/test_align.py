@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vidrestore.models.align import (aligned_neighbours, box_sum, clip_rows, estimate_flow, median3, neighbour_flows, warp,
+from vidrestore.models.align import (aligned_neighbours, box_mean_inside, box_sum, clip_rows, estimate_flow, median3, neighbour_flows, warp,
                                      warp_neighbours)
 from vidrestore.config import load_model_config
 from vidrestore.models.decoder import TemporalPixelDecoder
@@ -24,6 +24,14 @@ def test_box_sum_is_the_window_sum(k, h, w):
     x = torch.rand(2, 3, h, w)
     expected = F.conv2d(x.view(6, 1, h, w), torch.ones(1, 1, k, k), padding=k // 2).view(2, 3, h, w)
     assert torch.allclose(box_sum(x, k), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 9])
+@pytest.mark.parametrize("h, w", [(9, 11), (4, 13), (1, 2), (30, 7)])
+def test_box_mean_inside_is_avg_pool_without_the_padding(k, h, w):
+    x = torch.rand(2, 3, h, w)
+    expected = F.avg_pool2d(x, k, 1, k // 2, count_include_pad=False)
+    torch.testing.assert_close(box_mean_inside(x, k), expected, atol=1e-6, rtol=0)
 
 
 def test_median_network_is_the_exact_3x3_median():

@@ -61,6 +61,14 @@ def box_sum(x: torch.Tensor, k: int) -> torch.Tensor:
     return window_sums(F.pad(x, (p, p, p, p)), k, k)
 
 
+def box_mean_inside(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean over the part of the k x k window centred on each pixel that lies inside the frame, k odd:
+    (N,C,H,W) -> same, = F.avg_pool2d(x, k, 1, k // 2, count_include_pad=False) to float32 rounding, ~5x faster on a
+    CPU (that pooling kernel is not vectorised there)."""
+    count = box_sum(torch.ones(1, 1, *x.shape[-2:], dtype=x.dtype, device=x.device), k)  # (1,1,H,W)
+    return box_sum(x, k) / count
+
+
 def block_search(ref: torch.Tensor, src: torch.Tensor, radius: int, block: int, prior: float = 0.0) -> torch.Tensor:
     """Best whole-pixel shift of src onto ref per pixel over [-radius, radius]^2: (N,2,H,W) pixels.
 
