@@ -80,15 +80,16 @@ def resolve_precision(precision: str | None, device: str, half_io: bool) -> str:
 
     from vidrestore.restorer import default_precision
 
+    auto = default_precision(torch.device(device))
     if precision in (None, "auto"):
-        precision = "fp16" if half_io else None
+        precision = "fp16" if half_io else auto
     elif precision not in PRECISIONS:
         raise vs.Error(f"vidrestore: precision must be auto or one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision == "fp16" and not device.startswith("cuda"):
         if not half_io:
-            warnings.warn("vidrestore: fp16 is not usable on the CPU; running in fp32 or bf16 (auto)", stacklevel=3)
-        precision = None
-    return precision or default_precision(torch.device(device))
+            warnings.warn(f"vidrestore: fp16 is not usable on the CPU; running in {auto}", stacklevel=3)
+        precision = auto
+    return precision
 
 
 _LOADED: dict[tuple, Any] = {}

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
+from vidrestore.models.layers import by_frames
+
 
 def warp(src: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     """src (N,C,H,W), flow (N,2,H,W) pixels -> src sampled at p + flow(p) (bicubic: bilinear would blur
@@ -65,8 +67,8 @@ def box_mean_inside(x: torch.Tensor, k: int) -> torch.Tensor:
     """Mean over the part of the k x k window centred on each pixel that lies inside the frame, k odd:
     (N,C,H,W) -> same, = F.avg_pool2d(x, k, 1, k // 2, count_include_pad=False) to float32 rounding, ~5x faster on a
     CPU (that pooling kernel is not vectorised there)."""
-    count = box_sum(torch.ones(1, 1, *x.shape[-2:], dtype=x.dtype, device=x.device), k)  # (1,1,H,W)
-    return box_sum(x, k) / count
+    count = box_sum(torch.ones(1, 1, *x.shape[-2:], dtype=x.dtype, device=x.device), k)  # (1,1,H,W), once per call
+    return by_frames(lambda part: box_sum(part, k) / count, x)  # (CPU inference: a few frames at a time, cache-sized)
 
 
 def block_search(ref: torch.Tensor, src: torch.Tensor, radius: int, block: int, prior: float = 0.0) -> torch.Tensor:

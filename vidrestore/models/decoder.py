@@ -134,7 +134,7 @@ class MotionGate(nn.Module):
     def forward(self, x: torch.Tensor, feat: torch.Tensor, T: int, neighbours: torch.Tensor | None = None) -> torch.Tensor:
         """neighbours: frames t-1, t+1 (B*T,6,H,W) as the output filter reads them (aligned onto frame t),
         by default x's own neighbours as they are."""
-        blur = lambda v: by_frames(lambda part: box_mean_inside(part, self.blur), v)  # noqa: E731
+        blur = lambda v: box_mean_inside(v, self.blur)  # noqa: E731
         s = blur(x)
         nb = blur(neighbours) if neighbours is not None else stack_neighbours(s, T, 1, centre=False)
         prev, nxt = nb.chunk(2, dim=1)  # frames t-1, t+1 (replicated at the ends)
