@@ -8,7 +8,9 @@ from vidrestore.config import load_model_config
 from vidrestore.errors import ConfigError
 from vidrestore.models.attention import GGSA
 from vidrestore.models.chain import RestorationChain
-from vidrestore.models.decoder import MotionGate, NVSMAttention, TemporalPixelDecoder, deblock_weight, estimate_noise
+from vidrestore.models.align import neighbour_flows, warp_neighbours
+from vidrestore.models.decoder import (MotionGate, NVSMAttention, TemporalPixelDecoder, deblock_scale, deblock_weight, estimate_noise,
+                                      temporal_mean)
 from vidrestore.models.dit import LatentDiT
 from vidrestore.models.layers import HRMConv, RepConv, RepDWConv, ResBlock, deploy_all
 from vidrestore.models.lpvae import LPVAE
@@ -380,6 +382,57 @@ def test_deblock_head_starts_as_a_no_op_and_is_what_the_gate_falls_back_to(cfg, 
         TemporalPixelDecoder(cfg.vae, load_model_config("tiny", ["decoder.deblock_head=true", "decoder.fallback=false"]).decoder)
     with pytest.raises(ValueError, match="deblock_frames must be 1 or 2"):
         TemporalPixelDecoder(cfg.vae, load_model_config("tiny", ["decoder.deblock_head=true", "decoder.deblock_frames=3"]).decoder)
+
+
+def test_temporal_mean_weighs_each_neighbour_by_how_well_it_agrees():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 24, 24, generator=g)
+    h2 = 0.04**2
+    assert torch.allclose(temporal_mean(x, torch.cat([x, x], 1), h2), x, atol=1e-6)
+    far = (x + 0.5) % 1  # misaligned / occluded: d ~ 0.1-0.25 >> h2, its weight ~ 0
+    assert torch.allclose(temporal_mean(x, torch.cat([far, far], 1), h2), x, atol=1e-6)
+    near = (x + 0.01 * torch.randn(x.shape, generator=g), x + 0.01 * torch.randn(x.shape, generator=g))
+    out = temporal_mean(x, torch.cat(near, 1), h2)  # d ~ 1e-4: weights exp(-1/16) ~ 0.94, nearly the plain mean
+    mean = (x + near[0] + near[1]) / 3
+    assert (out - mean).abs().max() < 0.002 < (x - mean).abs().max()
+    both = temporal_mean(x, torch.cat([near[0], far], 1), h2)  # the agreeing one counts, the other drops out
+    assert torch.allclose(both, (x + near[0]) / 2, atol=0.001)
+    # per pixel: h2 = 0 (where the deblock head corrected nothing) leaves the frame as it is
+    h2map = torch.full((2, 1, 24, 24), h2)
+    h2map[..., :12] = 0
+    part = temporal_mean(x, torch.cat(near, 1), h2map)
+    assert torch.equal(part[..., :10], x[..., :10]) and torch.allclose(part[..., 14:], out[..., 14:], atol=1e-6)
+    c = torch.zeros(2, 3, 24, 24)
+    c[..., 12:] = 2 / 255  # a correction of 2/255 on the right half: h2 = kappa (2/255)^2 there, capped at h_max^2
+    s = deblock_scale(c, 4.0, 0.04)
+    assert s.shape == (2, 1, 24, 24) and (s[..., :7] == 0).all() and torch.allclose(s[..., 17:], torch.tensor(4 * (2 / 255) ** 2))
+    assert torch.allclose(deblock_scale(c, 1e4, 0.04)[..., 17:], torch.tensor(0.04**2))
+
+
+def test_deblock_temporal_averages_the_frames_the_deblock_head_runs_on(cfg):
+    """decoder.deblock_temporal = kappa: on frames whose deblock weight w > 0 the output moves by w towards its
+    temporal_mean with the neighbours t-2..t+2 warped by the decoder's own flows, at the scale deblock_scale sets from
+    the head's correction; on noisy frames (w = 0) and at kappa = 0 it is the output as it was (no weights of its own)."""
+    heads = ["decoder.deblock_head=true", "decoder.deblock_head_channels=8", "decoder.deblock_head_blocks=1"]
+    plain, filt, missing, unexpected = switched_on(cfg, ALIGNED + heads, ["decoder.deblock_temporal=1e4",
+                                                                          "decoder.deblock_temporal_max=1.0"])
+    assert not missing and not unexpected and filt.context == plain.context
+    g = torch.Generator().manual_seed(1)
+    still = F.interpolate(torch.rand(1, 3, 8, 8, generator=g), size=(64, 64), mode="bilinear")
+    smooth = (still + 0.01 * torch.randn(5, 3, 64, 64, generator=g)).clamp(0, 1)  # a still scene, errors per frame: w = 1
+    noisy = (smooth + 25 / 255 * torch.randn(smooth.shape, generator=g)).clamp(0, 1)  # w = 0
+    z = torch.randn(5, 64, 2, 2, generator=g)
+    with torch.no_grad():
+        torch.nn.init.normal_(plain.deblock_head.out[0].weight, std=0.1, generator=g)
+        filt.load_state_dict(plain.state_dict())
+        parts = plain(z, smooth, T=5, parts=True)
+        out = parts["out"]
+        nb = warp_neighbours(out, 5, neighbour_flows(smooth, 5, 2, plain.cfg.align_search))
+        expected = temporal_mean(out, nb, deblock_scale(parts["base"] - smooth, 1e4, 1.0))
+        assert torch.allclose(filt(z, smooth, T=5), expected, atol=1e-5) and (expected - out).abs().mean() > 1e-4
+        assert torch.equal(filt(z, noisy, T=5), plain(z, noisy, T=5))
+        mixed = torch.cat([noisy[:2], smooth[2:]])
+        assert torch.equal(filt(z, mixed, T=5)[:2], plain(z, mixed, T=5)[:2])
 
 
 def test_noise_estimate_and_the_deblock_weight():

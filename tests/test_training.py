@@ -351,12 +351,15 @@ def test_training_through_the_guided_refinement_and_storing_it_in_the_file(chain
         set_inference.rewrite(out, tmp_path / "x.safetensors", refine=-1)
     with pytest.raises(ConfigError, match="--refine-kernel must be odd"):
         set_inference.rewrite(out, tmp_path / "x.safetensors", refine_kernel=4)
-    # tuning on (here: generated) training photos writes the best grid point into the file
     with pytest.raises(ConfigError, match="--refine-detail must be in"):
         set_inference.rewrite(out, tmp_path / "x.safetensors", refine_detail=1.5)
     with pytest.raises(ConfigError, match="--refine-detail-kernel must be odd"):
         set_inference.rewrite(out, tmp_path / "x.safetensors", refine_detail_kernel=8)
+    with pytest.raises(ConfigError, match="--deblock-temporal must be >= 0"):
+        set_inference.rewrite(out, tmp_path / "x.safetensors", deblock_temporal=-0.1)
     assert not (tmp_path / "x.safetensors").exists()
+    _, cfg3, _ = W.load(set_inference.rewrite(again, tmp_path / "r3.safetensors", deblock_temporal=4.0))
+    assert (cfg3.decoder.deblock_temporal, cfg3.inference.refine) == (4.0, 0.0)  # a decoder setting (no weights of its own)
     # tuning on (here: generated) training photos writes the best grid point into the file
     tune_refine.main(["--model", str(again), "--data", str(image_root / "imgs"), "--photos", "1", "--size", "64x48",
                       "--sigmas", "25", "--strengths", "0.1,0.4", "--kernels", "3", "--passes", "2", "--details", "0.5",

@@ -7,8 +7,9 @@ finishing the run (e.g. to evaluate, or to start a new run from it with init=).
 
 The chain is rebuilt from the checkpoint's own training config (its init= file must still exist);
 `--weights ema` (default) takes the EMA copy, `model` the raw parameters. `--inference-steps`, `--window`,
-`--window-overlap` and `--refine*` set the file's inference defaults (DiT sampling steps, temporal window,
-guided refinement); `training/set_inference.py` changes them in a finished weights file.
+`--window-overlap`, `--refine*` and `--deblock-temporal` set the file's inference defaults (DiT sampling steps,
+temporal window, guided refinement, the temporal mean on compressed frames); `training/set_inference.py` changes
+them in a finished weights file.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ from vidrestore.models.refine import setting_problems  # noqa: E402
 
 def set_inference(cfg, steps: int | None = None, window: int | None = None, window_overlap: int | None = None,
                   refine: float | None = None, refine_kernel: int | None = None, refine_passes: int | None = None,
-                  refine_detail: float | None = None, refine_detail_kernel: int | None = None) -> None:
-    """Set a chain config's inference defaults in place (None leaves a value as it is); ConfigError if invalid."""
+                  refine_detail: float | None = None, refine_detail_kernel: int | None = None,
+                  deblock_temporal: float | None = None) -> None:
+    """Set a chain config's inference defaults in place (None leaves a value as it is); ConfigError if invalid.
+    deblock_temporal is the decoder's (decoder.deblock_temporal: no weights of its own, so a finished file can take it)."""
     inference = dict(cfg.inference)  # the file's defaults: DiT sampling steps, temporal window, refinement
     for key, flag, value, low in (("steps", "--inference-steps", steps, 1), ("window", "--window", window, 1),
                                   ("window_overlap", "--window-overlap", window_overlap, 0), ("refine", "--refine", refine, 0)):
@@ -49,9 +52,13 @@ def set_inference(cfg, steps: int | None = None, window: int | None = None, wind
         raise C.ConfigError(f"--{key.replace('_', '-')} {what}")
     if inference["window_overlap"] >= inference["window"]:
         raise C.ConfigError(f"--window-overlap ({inference['window_overlap']}) must be smaller than the window ({inference['window']})")
+    if deblock_temporal is not None and deblock_temporal < 0:
+        raise C.ConfigError(f"--deblock-temporal must be >= 0 (0 = off), got {deblock_temporal}")
     OmegaConf.set_readonly(cfg, False)
     for key, value in inference.items():
         cfg.inference[key] = value
+    if deblock_temporal is not None:
+        cfg.decoder.deblock_temporal = float(deblock_temporal)
     OmegaConf.set_readonly(cfg, True)
 
 
@@ -65,13 +72,15 @@ def add_inference_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refine-passes", type=int, choices=(1, 2), help="guided refinement passes")
     p.add_argument("--refine-detail", type=float, help="weight of the refinement's detail pass (0 = off, at most 1)")
     p.add_argument("--refine-detail-kernel", type=int, help="the detail pass's box size (odd)")
+    p.add_argument("--deblock-temporal", type=float, metavar="KAPPA",
+                   help="decoder.deblock_temporal: the temporal mean on compressed frames (its kappa; 0 = off)")
 
 
 def inference_values(a: argparse.Namespace) -> dict:
     """Parsed add_inference_args options -> set_inference's keyword arguments."""
     return dict(steps=a.inference_steps, window=a.window, window_overlap=a.window_overlap, refine=a.refine,
                 refine_kernel=a.refine_kernel, refine_passes=a.refine_passes, refine_detail=a.refine_detail,
-                refine_detail_kernel=a.refine_detail_kernel)
+                refine_detail_kernel=a.refine_detail_kernel, deblock_temporal=a.deblock_temporal)
 
 
 def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", trained: bool = True,

@@ -75,6 +75,10 @@ class DecoderConfig:
     deblock_head_blocks: int = 6
     deblock_frames: int = 1  # frames on each side it reads (1: t-1, t+1; 2: also t-2, t+2), aligned onto t with `align`
     deblock_noise: list[float] = field(default_factory=lambda: [4.0, 8.0])  # its weight: 1 below, 0 above this estimated noise σ (0-255)
+    deblock_temporal: float = 0.0  # >0 (kappa): on those frames the output is averaged with its aligned neighbours, each weighted
+                                   # per pixel by exp(-d / h2), d its mean squared difference (5x5 box), h2 = kappa x the local
+                                   # mean square of the head's correction (9x9), at most deblock_temporal_max^2; 0 = off (needs align)
+    deblock_temporal_max: float = 0.04
 
 
 @dataclass

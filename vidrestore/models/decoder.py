@@ -27,6 +27,10 @@
             degraded frame and the neighbours the output filter read (zero-init last conv): every other
             layer works at H/4 or coarser and decodes 4x4 pixels per feature vector, which leaves
             pixel-scale noise and detail to this head.
+            With `deblock_temporal` (kappa > 0) the frames the deblock head runs on are finally averaged with
+            their neighbours t-2..t+2 warped onto them, each weighted per pixel by exp(-d / h2) (d: their local
+            squared difference; h2: kappa x the local square of the head's correction, capped): compression
+            errors differ from frame to frame, and where the head corrected nothing (clean frames) nothing moves.
 
 Motion: the temporal res-blocks mix each frame with its neighbours through (k, s, s) kernels; with
 s = 3 a block reaches +-1 feature pixel, i.e. +-4 px of motion at H/4 and +-32 px at H/32, so the
@@ -87,6 +91,25 @@ def deblock_weight(lq: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     passes 30 % of the base) it cost 0.15 dB, so there the base stays the degraded frame itself."""
     s = estimate_noise(lq.float()) * 255
     return ((hi - s) / max(hi - lo, 1e-6)).clamp(0, 1).view(-1, 1, 1, 1).to(lq.dtype)
+
+
+def temporal_mean(x: torch.Tensor, nb: torch.Tensor, h2: torch.Tensor | float, box: int = 5) -> torch.Tensor:
+    """Frame t averaged with its neighbours aligned onto it, each weighted per pixel by exp(-d / h2), d = their mean
+    squared difference to frame t over a box x box window (a non-local mean over time: where a neighbour is
+    misaligned or occluded it drops out): x (N,3,H,W), nb (N,3K,H,W), h2 a number or (N,1,H,W) -> (N,3,H,W)."""
+    h2 = h2.clamp(min=1e-12) if torch.is_tensor(h2) else max(h2, 1e-12)  # (h2 = 0: neighbours drop out)
+    num, den = x, torch.ones_like(x[:, :1])
+    for n in nb.split(3, dim=1):
+        w = torch.exp(-box_mean_inside((n - x).pow(2).mean(1, keepdim=True), box) / h2)  # (N,1,H,W)
+        num, den = num + w * n, den + w
+    return num / den
+
+
+def deblock_scale(correction: torch.Tensor, kappa: float, h_max: float, box: int = 9) -> torch.Tensor:
+    """h2 of the temporal mean on compressed frames from the deblock head's correction c (N,3,H,W) -> (N,1,H,W):
+    kappa x the local mean of c^2 (box x box), at most h_max^2. Neighbours count as far as they differ by about what the
+    head found to correct there: on clean frames (c ~ 0.1/255) they barely count, on CRF 37 (c ~ 1-4/255) they do."""
+    return (kappa * box_mean_inside(correction.float().pow(2).mean(1, keepdim=True), box)).clamp(max=h_max**2)
 
 
 class TemporalResBlock(nn.Module):
@@ -297,10 +320,11 @@ class TemporalPixelDecoder(nn.Module):
             nb = stack_neighbours(lq, T, r, centre=False)[rows]
         return torch.cat([lq[rows], nb], dim=1)
 
-    def deblocked(self, lq: torch.Tensor, T: int, flows: torch.Tensor | None = None) -> torch.Tensor:
+    def deblocked(self, lq: torch.Tensor, T: int, flows: torch.Tensor | None = None, w: torch.Tensor | None = None) -> torch.Tensor:
         """The fallback target: lq (B*T,3,H,W) plus the deblock head's correction (B*T,3,H,W), weighted per frame by
-        `deblock_weight`: the head is a compression specialist, so it stays off on frames that hold visible noise."""
-        w = deblock_weight(lq, *self.cfg.deblock_noise)  # (B*T,1,1,1)
+        w = `deblock_weight` (computed here unless given): the head is a compression specialist, so it stays off on
+        frames that hold visible noise."""
+        w = deblock_weight(lq, *self.cfg.deblock_noise) if w is None else w  # (B*T,1,1,1)
         on = w.flatten().nonzero().flatten()  # the head runs on those frames only (noisy windows cost nothing)
         if on.numel() == 0:
             return lq
@@ -332,11 +356,12 @@ class TemporalPixelDecoder(nn.Module):
 
         h = self.decoder(z, hook)  # (B*T,3,H,W) in [-1,1] units
         rgb = lq + h / 2 if self.cfg.residual else (h + 1) / 2
-        out, m, nb_all, base = rgb, None, None, lq
+        out, m, nb_all, base, w = rgb, None, None, lq, None
         if self.cfg.fallback:
             m = torch.sigmoid(6 * torch.tanh(self.confidence(last[0]) / 6))  # (B*T,1,H,W)
             if self.deblock_head is not None:  # fall back to the degraded frame with its compression artefacts removed
-                base = self.deblocked(lq, T, flows)
+                w = deblock_weight(lq, *self.cfg.deblock_noise)  # (B*T,1,1,1)
+                base = self.deblocked(lq, T, flows, w)
             out = base + m * (rgb - base)
         if self.cfg.temporal:
             k = self.cfg.temporal_kernel // 2
@@ -360,6 +385,13 @@ class TemporalPixelDecoder(nn.Module):
         if self.pixel_head is not None:
             x = [out, lq] + ([nb_all] if nb_all is not None else [])
             out = out + self.pixel_head(torch.cat(x, dim=1))
+        if self.cfg.deblock_temporal > 0 and w is not None and flows is not None and bool((w > 0).any()):
+            # frames the deblock head ran on: the output averaged with its aligned neighbours (compression errors
+            # differ from frame to frame; the network's temporal layers learnt their averaging on noisy frames)
+            o = out.float()
+            h2 = deblock_scale(base - lq, self.cfg.deblock_temporal, self.cfg.deblock_temporal_max)
+            o = o + w.float() * (temporal_mean(o, warp_neighbours(o, T, flows), h2) - o)
+            out = o.to(out.dtype)
         return {"out": out, "rgb": rgb, "m": m, "base": base} if parts else out
 
     @torch.no_grad()
