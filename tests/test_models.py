@@ -433,6 +433,11 @@ def test_deblock_temporal_averages_the_frames_the_deblock_head_runs_on(cfg):
         assert torch.equal(filt(z, noisy, T=5), plain(z, noisy, T=5))
         mixed = torch.cat([noisy[:2], smooth[2:]])
         assert torch.equal(filt(z, mixed, T=5)[:2], plain(z, mixed, T=5)[:2])
+    for bad, match in ((["decoder.deblock_temporal=4"], "needs decoder.deblock_head and decoder.align"),
+                       (heads + ["decoder.deblock_temporal=4"], "needs decoder.deblock_head and decoder.align"),
+                       (ALIGNED + heads + ["decoder.deblock_temporal=-1"], "must be >= 0")):
+        with pytest.raises(ValueError, match=match):
+            TemporalPixelDecoder(cfg.vae, load_model_config("tiny", bad).decoder)
 
 
 def test_noise_estimate_and_the_deblock_weight():

@@ -257,6 +257,12 @@ class TemporalPixelDecoder(nn.Module):
         self.pixel_head = PixelHead(6 + 6 * output_radius(cfg), cfg.pixel_head_channels, cfg.pixel_head_blocks) if cfg.pixel_head else None
         if cfg.deblock_head and not cfg.fallback:
             raise ValueError("decoder.deblock_head needs decoder.fallback (it is what the fallback gate blends towards)")
+        if cfg.deblock_temporal and not (cfg.deblock_head and cfg.align):
+            raise ValueError("decoder.deblock_temporal needs decoder.deblock_head and decoder.align (it averages the frames the head "
+                             "runs on with their aligned neighbours)")
+        if cfg.deblock_temporal < 0 or cfg.deblock_temporal_max < 0:
+            raise ValueError(f"decoder.deblock_temporal and deblock_temporal_max must be >= 0, got {cfg.deblock_temporal}, "
+                             f"{cfg.deblock_temporal_max}")
         if cfg.deblock_head and cfg.deblock_frames not in (1, 2):
             raise ValueError(f"decoder.deblock_frames must be 1 or 2, got {cfg.deblock_frames}")
         # input: frames t-r..t+r of the degraded clip, r = deblock_frames (the neighbours warped onto t with `align`)
