@@ -97,12 +97,10 @@ def temporal_mean(x: torch.Tensor, nb: torch.Tensor, h2: torch.Tensor | float, b
     """Frame t averaged with its neighbours aligned onto it, each weighted per pixel by exp(-d / h2), d = their mean
     squared difference to frame t over a box x box window (a non-local mean over time: where a neighbour is
     misaligned or occluded it drops out): x (N,3,H,W), nb (N,3K,H,W), h2 a number or (N,1,H,W) -> (N,3,H,W)."""
-    h2 = h2.clamp(min=1e-12) if torch.is_tensor(h2) else max(h2, 1e-12)  # (h2 = 0: neighbours drop out)
-    num, den = x, torch.ones_like(x[:, :1])
-    for n in nb.split(3, dim=1):
-        w = torch.exp(-box_mean_inside((n - x).pow(2).mean(1, keepdim=True), box) / h2)  # (N,1,H,W)
-        num, den = num + w * n, den + w
-    return num / den
+    nb = nb.unflatten(1, (-1, 3))  # (N,K,3,H,W)
+    d = box_mean_inside((nb - x[:, None]).pow(2).mean(2), box)  # (N,K,H,W), every neighbour in one pass
+    w = torch.exp(-d / torch.as_tensor(h2, dtype=d.dtype, device=d.device).clamp(min=1e-12))  # (h2 = 0: they drop out)
+    return (x + (w[:, :, None] * nb).sum(1)) / (1 + w.sum(1, keepdim=True))
 
 
 def deblock_scale(correction: torch.Tensor, kappa: float, h_max: float, box: int = 9) -> torch.Tensor:
