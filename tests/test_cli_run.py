@@ -156,6 +156,7 @@ def test_bad_outputs_and_options(tmp_path, capsys):
     _expect_error(capsys, ["run", src, "-o", tmp_path / "o.mp4", "--start", "2", "--end", "1"], "--end")
     _expect_error(capsys, ["run", src, "-o", tmp_path / "o.webm", "--codec", "libx264"], "cannot hold")
     _expect_error(capsys, ["run", src, "-o", tmp_path / "o.mp4", "--refine", "-1"], "refine strength")
+    _expect_error(capsys, ["run", src, "-o", tmp_path / "o.mp4", "--temporal-mean", "2"], "temporal mean strength")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "in.mp4", "taken.mp4"]
 
 

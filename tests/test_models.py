@@ -8,9 +8,8 @@ from vidrestore.config import load_model_config
 from vidrestore.errors import ConfigError
 from vidrestore.models.attention import GGSA
 from vidrestore.models.chain import RestorationChain
-from vidrestore.models.align import neighbour_flows, warp_neighbours
-from vidrestore.models.decoder import (MotionGate, NVSMAttention, TemporalPixelDecoder, deblock_scale, deblock_weight, estimate_noise,
-                                      temporal_mean)
+from vidrestore.models.align import neighbour_flows, temporal_mean, warp_neighbours
+from vidrestore.models.decoder import MotionGate, NVSMAttention, TemporalPixelDecoder, deblock_scale, deblock_weight, estimate_noise
 from vidrestore.models.dit import LatentDiT
 from vidrestore.models.layers import HRMConv, RepConv, RepDWConv, ResBlock, deploy_all
 from vidrestore.models.lpvae import LPVAE

@@ -357,19 +357,31 @@ def test_training_through_the_guided_refinement_and_storing_it_in_the_file(chain
         set_inference.rewrite(out, tmp_path / "x.safetensors", refine_detail_kernel=8)
     with pytest.raises(ConfigError, match="--deblock-temporal must be >= 0"):
         set_inference.rewrite(out, tmp_path / "x.safetensors", deblock_temporal=-0.1)
+    with pytest.raises(ConfigError, match="--temporal-mean must be in"):
+        set_inference.rewrite(out, tmp_path / "x.safetensors", temporal_mean=1.5)
+    with pytest.raises(ConfigError, match="--temporal-mean-radius must be in"):
+        set_inference.rewrite(out, tmp_path / "x.safetensors", temporal_mean_radius=4)
     assert not (tmp_path / "x.safetensors").exists()
     _, cfg3, _ = W.load(set_inference.rewrite(again, tmp_path / "r3.safetensors", deblock_temporal=4.0))
     assert (cfg3.decoder.deblock_temporal, cfg3.inference.refine) == (4.0, 0.0)  # a decoder setting (no weights of its own)
     # tuning on (here: generated) training photos writes the best grid point into the file
     tune_refine.main(["--model", str(again), "--data", str(image_root / "imgs"), "--photos", "1", "--size", "64x48",
                       "--sigmas", "25", "--strengths", "0.1,0.4", "--kernels", "3", "--passes", "2", "--details", "0.5",
-                      "--detail-kernels", "5", "--write"])
-    line = capsys.readouterr().out.splitlines()[-2]
-    best = dict(kv.split(" ") for kv in line.removeprefix("best: ").split(", "))
-    assert line.startswith("best: ") and best["strength"] in ("0.1", "0.4") and best["detail"] in ("0.0", "0.5")
+                      "--detail-kernels", "5", "--alphas", "0.2", "--radii", "1,3", "--write"])
+    lines = capsys.readouterr().out.splitlines()
+
+    def found(prefix: str) -> dict:
+        line = next(line for line in lines if line.startswith(prefix))
+        return dict(kv.split(" ") for kv in line.removeprefix(prefix).split(", "))
+
+    best, mean = found("best: "), found("best temporal mean: ")
+    assert best["strength"] in ("0.1", "0.4") and best["detail"] in ("0.0", "0.5")
+    assert (mean["alpha"], mean["radius"]) in (("0.0", "1"), ("0.2", "1"), ("0.2", "3"))
+    assert sum(line.startswith("alpha ") for line in lines) == 3  # off, and 0.2 at each radius
     inf = W.load(again)[1].inference
     assert (inf.refine, inf.refine_kernel, inf.refine_passes, inf.refine_detail, inf.refine_detail_kernel) == (
         float(best["strength"]), 3, 2, float(best["detail"]), 5)
+    assert (inf.temporal_mean, inf.temporal_mean_radius) == (float(mean["alpha"]), int(mean["radius"]))
 
 
 def test_psnr_loss_is_the_mean_log_mse_over_clips():

@@ -257,6 +257,7 @@ def _bad_calls(restorer):
         "options on instance": lambda: vsvidrestore.restore(ok, model=restorer, tile=128),
         "bad ensemble": lambda: vsvidrestore.restore(ok, model="default", device="cpu", ensemble=3),
         "bad refine": lambda: vsvidrestore.restore(ok, model="default", device="cpu", refine=-1.0),
+        "bad temporal mean": lambda: vsvidrestore.restore(ok, model="default", device="cpu", temporal_mean=2.0),
         "zero streams": lambda: vsvidrestore.restore(ok, model=restorer, num_streams=0),
         "too many streams": lambda: vsvidrestore.restore(ok, model=restorer, num_streams=core.num_threads + 1),
         "bad range": lambda: vsvidrestore.restore(ok, model=restorer, range="tv-ish"),

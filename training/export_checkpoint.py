@@ -7,9 +7,9 @@ finishing the run (e.g. to evaluate, or to start a new run from it with init=).
 
 The chain is rebuilt from the checkpoint's own training config (its init= file must still exist);
 `--weights ema` (default) takes the EMA copy, `model` the raw parameters. `--inference-steps`, `--window`,
-`--window-overlap`, `--refine*` and `--deblock-temporal` set the file's inference defaults (DiT sampling steps,
-temporal window, guided refinement, the temporal mean on compressed frames); `training/set_inference.py` changes
-them in a finished weights file.
+`--window-overlap`, `--refine*`, `--temporal-mean*` and `--deblock-temporal` set the file's inference defaults (DiT
+sampling steps, temporal window, guided refinement, the temporal mean after it, the temporal mean on compressed
+frames); `training/set_inference.py` changes them in a finished weights file.
 """
 
 from __future__ import annotations
@@ -27,11 +27,13 @@ from safetensors import safe_open  # noqa: E402
 from training import common as C  # noqa: E402
 from vidrestore.errors import VidrestoreError  # noqa: E402
 from vidrestore.models.refine import setting_problems  # noqa: E402
+from vidrestore.models.refine_temporal import MAX_RADIUS  # noqa: E402
 
 
 def set_inference(cfg, steps: int | None = None, window: int | None = None, window_overlap: int | None = None,
                   refine: float | None = None, refine_kernel: int | None = None, refine_passes: int | None = None,
                   refine_detail: float | None = None, refine_detail_kernel: int | None = None,
+                  temporal_mean: float | None = None, temporal_mean_radius: int | None = None,
                   deblock_temporal: float | None = None) -> None:
     """Set a chain config's inference defaults in place (None leaves a value as it is); ConfigError if invalid.
     deblock_temporal is the decoder's (decoder.deblock_temporal: no weights of its own, so a finished file can take it)."""
@@ -43,13 +45,18 @@ def set_inference(cfg, steps: int | None = None, window: int | None = None, wind
                 raise C.ConfigError(f"{flag} must be >= {low}, got {value}")
             inference[key] = value
     for key, value in (("refine_kernel", refine_kernel), ("refine_passes", refine_passes), ("refine_detail", refine_detail),
-                       ("refine_detail_kernel", refine_detail_kernel)):
+                       ("refine_detail_kernel", refine_detail_kernel), ("temporal_mean", temporal_mean),
+                       ("temporal_mean_radius", temporal_mean_radius)):
         if value is not None:
             inference[key] = value
     if problems := setting_problems(inference["refine_kernel"], inference["refine_passes"], inference["refine_detail"],
                                     inference["refine_detail_kernel"]):  # the Restorer's rules, checked before writing
         key, what = problems[0]
         raise C.ConfigError(f"--{key.replace('_', '-')} {what}")
+    if not 0 <= inference["temporal_mean"] <= 1:
+        raise C.ConfigError(f"--temporal-mean must be in [0, 1] (0 = off), got {inference['temporal_mean']}")
+    if not 1 <= inference["temporal_mean_radius"] <= MAX_RADIUS:
+        raise C.ConfigError(f"--temporal-mean-radius must be in [1, {MAX_RADIUS}], got {inference['temporal_mean_radius']}")
     if inference["window_overlap"] >= inference["window"]:
         raise C.ConfigError(f"--window-overlap ({inference['window_overlap']}) must be smaller than the window ({inference['window']})")
     if deblock_temporal is not None and deblock_temporal < 0:
@@ -72,6 +79,9 @@ def add_inference_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--refine-passes", type=int, choices=(1, 2), help="guided refinement passes")
     p.add_argument("--refine-detail", type=float, help="weight of the refinement's detail pass (0 = off, at most 1)")
     p.add_argument("--refine-detail-kernel", type=int, help="the detail pass's box size (odd)")
+    p.add_argument("--temporal-mean", type=float, metavar="ALPHA",
+                   help="the temporal mean after the refinement: h = ALPHA x the removed noise (0 = off, at most 1)")
+    p.add_argument("--temporal-mean-radius", type=int, help=f"its neighbours on each side (1-{MAX_RADIUS})")
     p.add_argument("--deblock-temporal", type=float, metavar="KAPPA",
                    help="decoder.deblock_temporal: the temporal mean on compressed frames (its kappa; 0 = off)")
 
@@ -80,7 +90,8 @@ def inference_values(a: argparse.Namespace) -> dict:
     """Parsed add_inference_args options -> set_inference's keyword arguments."""
     return dict(steps=a.inference_steps, window=a.window, window_overlap=a.window_overlap, refine=a.refine,
                 refine_kernel=a.refine_kernel, refine_passes=a.refine_passes, refine_detail=a.refine_detail,
-                refine_detail_kernel=a.refine_detail_kernel, deblock_temporal=a.deblock_temporal)
+                refine_detail_kernel=a.refine_detail_kernel, temporal_mean=a.temporal_mean,
+                temporal_mean_radius=a.temporal_mean_radius, deblock_temporal=a.deblock_temporal)
 
 
 def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", trained: bool = True,

@@ -7,9 +7,10 @@ Each of `--photos` CBSD432 photos (a fixed shuffle) becomes a 10-frame `--size` 
 harness builds its Kodak clips; each is degraded with AWGN at every `--sigmas` level and restored once with the
 refinement off. Every (kernel, passes, strength) of the grid is then applied to those outputs, and the PSNR gain
 over the unrefined output, averaged over photos and then over the sigma levels, picks the best; then, on top of it,
-every (detail kernel, detail weight) of the detail pass (0 = off is always a candidate). `--write` sets the file's
-inference.refine/refine_kernel/refine_passes/refine_detail/refine_detail_kernel to the winner (its tensors are
-copied unchanged).
+every (detail kernel, detail weight) of the detail pass (0 = off is always a candidate); then, after the refinement
+so chosen, every (alpha, radius) of the temporal mean (models/refine_temporal.py; 0 = off is a candidate).
+`--write` sets the file's inference.refine/refine_kernel/refine_passes/refine_detail/refine_detail_kernel and
+temporal_mean/temporal_mean_radius to the winners (its tensors are copied unchanged).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from vidrestore import Restorer  # noqa: E402
 from vidrestore.errors import VidrestoreError  # noqa: E402
 from vidrestore.evaluation import data  # noqa: E402
 from vidrestore.models.refine import guided_refine  # noqa: E402
+from vidrestore.models.refine_temporal import settle_clip  # noqa: E402
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--passes", default="1,2")
     p.add_argument("--details", default="0.3,0.45,0.6", help="detail-pass weights tried on the best (0 is always tried)")
     p.add_argument("--detail-kernels", default="9")
+    p.add_argument("--alphas", default="0.1,0.15,0.2,0.25,0.3", help="temporal-mean strengths tried (0 is always tried)")
+    p.add_argument("--radii", default="2,3", help="temporal-mean radii tried")
     p.add_argument("--seed", type=int, default=7, help="photo shuffle and motion/noise seed")
     p.add_argument("--write", action="store_true", help="store the best setting in the weights file")
     a = p.parse_args(argv)
@@ -79,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
             return [sum(psnr(guided_refine(out, lq, **setting), clean) - psnr(out, clean)
                         for clean, lq, out in clips[s]) / len(clips[s]) for s in sigmas]
 
-        def search(settings: list[dict]) -> dict:
+        def search(settings: list[dict], gains=gains) -> dict:
             results = sorted(((sum(g) / len(g), i, g) for i, g in enumerate(gains(**s) for s in settings)))
             for mean, i, g in results:
                 per = "  ".join(f"s{s} {x:+.3f}" for s, x in zip(sigmas, g))
@@ -91,9 +95,21 @@ def main(argv: list[str] | None = None) -> None:
         best = search([dict(best, detail=0.0, detail_kernel=kernels[0])]  # off (its box size does not matter)
                       + [dict(best, detail=float(d), detail_kernel=k) for k in kernels for d in a.details.split(",") if float(d) > 0])
         print("best: " + ", ".join(f"{k} {v}" for k, v in best.items()))
+        refined = {s: [(clean, lq, guided_refine(out, lq, **best)) for clean, lq, out in clips[s]] for s in sigmas}
+
+        def mean_gains(alpha: float, radius: int) -> list[float]:
+            """Mean PSNR gain of the temporal mean (alpha, radius) over the refined outputs, per sigma level."""
+            return [sum(psnr(settle_clip(out, lq, alpha, radius), clean) - psnr(out, clean)
+                        for clean, lq, out in refined[s]) / len(refined[s]) for s in sigmas]
+
+        radii = [int(r) for r in a.radii.split(",")]
+        mean = search([dict(alpha=0.0, radius=radii[0])] + [dict(alpha=float(x), radius=r) for r in radii
+                                                            for x in a.alphas.split(",") if float(x) > 0], mean_gains)
+        print("best temporal mean: " + ", ".join(f"{k} {v}" for k, v in mean.items()))
         if a.write:
             print(rewrite(a.model, refine=best["strength"], refine_kernel=best["kernel"], refine_passes=best["passes"],
-                          refine_detail=best["detail"], refine_detail_kernel=best["detail_kernel"]))
+                          refine_detail=best["detail"], refine_detail_kernel=best["detail_kernel"],
+                          temporal_mean=mean["alpha"], temporal_mean_radius=mean["radius"]))
     except VidrestoreError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

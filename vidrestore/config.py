@@ -95,6 +95,8 @@ class InferenceConfig:
     refine_passes: int = 2  # 1 or 2 guided-filter passes
     refine_detail: float = 0.0  # weight of its detail pass (degraded frame's detail taken back); 0 = off
     refine_detail_kernel: int = 9  # the detail pass's box size (odd)
+    temporal_mean: float = 0.0  # alpha of the temporal mean after the refinement (models/refine_temporal.py); 0 = off
+    temporal_mean_radius: int = 2  # its neighbours on each side (1-3)
 
 
 @dataclass

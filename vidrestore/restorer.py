@@ -7,6 +7,8 @@
             -> RestorationChain: LP-VAE encode -> DiT flow sampling -> temporal pixel-aware decode
                (`ensemble` > 1: once per flip/transpose of the tile, the outputs turned back and averaged)
       -> crop, clamp -> guided refinement of each frame against its degraded input (`refine` > 0; models/refine.py)
+      -> temporal mean: each frame averaged with its neighbours t-r..t+r warped onto it (`temporal_mean` > 0;
+         models/refine_temporal.py)
       -> (T,3,H,W) float32 on the CPU in [0,1]
 
 `restore` takes a clip in memory; `stream` gives the same frames, bit for bit, over a stream of any
@@ -26,6 +28,7 @@ from vidrestore.errors import ConfigError, InputError, WeightsError
 from vidrestore.models.chain import RestorationChain
 from vidrestore.models.layers import deploy_all
 from vidrestore.models.refine import guided_refine, setting_problems
+from vidrestore.models.refine_temporal import MAX_RADIUS, TemporalMeanStream
 from vidrestore.tiling import WindowStream, dihedral, pad_to_multiple, tiled
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -74,7 +77,8 @@ def pick_device(device: str | torch.device = "auto") -> torch.device:
 
 class Restorer:
     def __init__(self, chain: RestorationChain, cfg, *, device="auto", precision=None, tile=None, tile_overlap=None,
-                 window=None, window_overlap=None, steps=None, seed=None, ensemble=None, refine=None):
+                 window=None, window_overlap=None, steps=None, seed=None, ensemble=None, refine=None,
+                 temporal_mean=None):
         inf = cfg.inference
         self.cfg = cfg
         self.device = pick_device(device)
@@ -94,6 +98,8 @@ class Restorer:
         self.refine = float(refine if refine is not None else inf.refine)
         self.refine_kernel, self.refine_passes = int(inf.refine_kernel), int(inf.refine_passes)
         self.refine_detail, self.refine_detail_kernel = float(inf.refine_detail), int(inf.refine_detail_kernel)
+        self.temporal_mean = float(temporal_mean if temporal_mean is not None else inf.temporal_mean)
+        self.temporal_mean_radius = int(inf.temporal_mean_radius)
         self._validate()
         self.chain = chain.eval().to(self.device)
         self._deployed = False
@@ -116,6 +122,10 @@ class Restorer:
         if problems := setting_problems(self.refine_kernel, self.refine_passes, self.refine_detail, self.refine_detail_kernel):
             key, what = problems[0]
             raise ConfigError(f"inference.{key} {what}")
+        if not 0 <= self.temporal_mean <= 1:
+            raise ConfigError(f"temporal mean strength must be in [0, 1] (0 = off), got {self.temporal_mean}")
+        if not 1 <= self.temporal_mean_radius <= MAX_RADIUS:
+            raise ConfigError(f"inference.temporal_mean_radius must be in [1, {MAX_RADIUS}], got {self.temporal_mean_radius}")
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -146,8 +156,14 @@ class Restorer:
     # --- inference ----------------------------------------------------------------------------
     @property
     def context(self) -> int:
-        """Frames on each side that can influence a frame's output (they share a temporal window)."""
-        return min(self.window - 1, self.chain.context)
+        """Frames on each side that can influence a frame's output (they share a temporal window, or are averaged
+        into it by the temporal mean, whose neighbours have their own windows)."""
+        return min(self.window - 1, self.chain.context) + self.mean_radius
+
+    @property
+    def mean_radius(self) -> int:
+        """Frames on each side the temporal mean reads (0: off)."""
+        return self.temporal_mean_radius if self.temporal_mean > 0 else 0
 
     def noise(self, h: int, w: int) -> torch.Tensor:
         """The clip's one initial noise map (1,64,h,w): a function of seed and size only."""
@@ -199,7 +215,9 @@ class RestoreStream:
         self.r = restorer
         self.size: tuple[int, int] | None = None
         self.noise: torch.Tensor | None = None
-        self.windows = WindowStream(self._window, restorer.window, restorer.window_overlap, skip_before, on_window)
+        R = restorer.mean_radius  # the temporal mean of frame `skip_before` reads R restored frames before it
+        self.windows = WindowStream(self._window, restorer.window, restorer.window_overlap, max(0, skip_before - R), on_window)
+        self.mean = TemporalMeanStream(restorer.temporal_mean, R, restorer.device, skip_before) if R else None
 
     def _window(self, x: torch.Tensor) -> torch.Tensor:
         return self.r._run_window(x, self.noise)
@@ -219,18 +237,24 @@ class RestoreStream:
         return self._finish(self.windows.push(x))
 
     def close(self) -> list[torch.Tensor | None]:
-        return self._finish(self.windows.close())
+        return self._finish(self.windows.close(), closing=True)
 
-    def _finish(self, outs: list[torch.Tensor | None]) -> list[torch.Tensor | None]:
+    def _finish(self, outs: list[torch.Tensor | None], closing: bool = False) -> list[torch.Tensor | None]:
         H, W = self.size or (0, 0)
         done = []
         for o, x in zip(outs, self.windows.emitted_inputs, strict=True):  # x: the (padded) degraded frame of o
+            x = x[:, :H, :W]
             if o is not None:
                 o = o[..., :H, :W].clamp(0, 1)
                 if self.r.refine > 0:  # on the model's device (a GPU does the 3x3 solves per pixel far faster)
                     dev = self.r.device
-                    o = guided_refine(o[None].to(dev), x[None, :, :H, :W].to(dev), self.r.refine, self.r.refine_kernel,
+                    o = guided_refine(o[None].to(dev), x[None].to(dev), self.r.refine, self.r.refine_kernel,
                                       self.r.refine_passes, self.r.refine_detail,
                                       self.r.refine_detail_kernel)[0].clamp(0, 1).cpu()
-            done.append(o)
+            if self.mean is None:
+                done.append(o)
+            else:  # final r frames later (close: at once)
+                done.extend(self.mean.push(o, x))
+        if closing and self.mean is not None:
+            done.extend(self.mean.close())
         return done

@@ -29,13 +29,14 @@ class RuntimeOptions:
     seed: int = 0
     ensemble: int | None = None
     refine: float | None = None
+    temporal_mean: float | None = None
 
     def is_default(self) -> bool:
         return self == RuntimeOptions()
 
     def restorer_kwargs(self, device: str, precision: str) -> dict[str, Any]:
         kwargs = {"device": device, "precision": precision, "seed": self.seed}
-        for name in ("tile", "tile_overlap", "window", "steps", "ensemble", "refine"):
+        for name in ("tile", "tile_overlap", "window", "steps", "ensemble", "refine", "temporal_mean"):
             value = getattr(self, name)
             if value is not None:
                 kwargs[name] = value
@@ -105,7 +106,7 @@ def load_restorer(model: Any, options: RuntimeOptions, *, half_io: bool) -> Any:
     """
     if is_restorer(model):
         if not options.is_default():
-            raise vs.Error("vidrestore: device/precision/tile/window/steps/seed/ensemble/refine cannot be changed on a Restorer "
+            raise vs.Error("vidrestore: device/precision/tile/window/steps/seed/ensemble/refine/temporal_mean cannot be changed on a Restorer "
                            "instance; set them when creating it (Restorer.from_pretrained(..., tile=...))")
         return model
     if not isinstance(model, (str, os.PathLike)):

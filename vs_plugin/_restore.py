@@ -30,6 +30,7 @@ def restore(
     seed: int = 0,
     ensemble: int | None = None,
     refine: float | None = None,
+    temporal_mean: float | None = None,
     num_streams: int = 1,
     scene_detect: bool = False,
     scene_threshold: float = DEFAULT_THRESHOLD,
@@ -45,7 +46,7 @@ def restore(
         clip: constant-format, constant-size RGB, YUV (any subsampling) or GRAY clip,
             8-16 bit integer, half or single float.
         model: ``"default"`` (the shipped weights), a path to a ``.safetensors`` file, or a
-            ready ``vidrestore.restorer.Restorer`` (then leave ``device`` .. ``refine`` at their
+            ready ``vidrestore.restorer.Restorer`` (then leave ``device`` .. ``temporal_mean`` at their
             defaults: they are fixed when the Restorer is created).
         device: ``"auto"`` (first GPU, else CPU), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
         precision: ``"auto"``, ``"fp32"``, ``"bf16"`` or ``"fp16"``. Unset/auto: fp16 for half-float
@@ -60,6 +61,9 @@ def restore(
         refine: strength of the guided refinement of each restored frame against the noise the
             network left on flat areas (0 = off, the file's detail pass with it; the weights file's
             tuned value if unset).
+        temporal_mean: strength (alpha) of the temporal mean after the refinement: each frame
+            averaged with its neighbours warped onto it, where they agree within alpha x the
+            noise the network removed (0 = off; the weights file's tuned value if unset).
         num_streams: model calls allowed to run at once (1 .. ``core.num_threads``); on CUDA
             each gets its own stream.
         scene_detect: also detect scene cuts (mean absolute luma difference between
@@ -89,7 +93,8 @@ def restore(
     overrides.validate()
     half_io = working_format(clip) == vs.RGBH
     options = RuntimeOptions(device=device, precision=precision, tile=tile, tile_overlap=tile_overlap,
-                             window=window, steps=steps, seed=seed, ensemble=ensemble, refine=refine)
+                             window=window, steps=steps, seed=seed, ensemble=ensemble, refine=refine,
+                             temporal_mean=temporal_mean)
     restorer = load_restorer(model, options, half_io=half_io)
     plan = BlockPlan(clip.num_frames, _check_chunk(chunk, restorer), int(restorer.context))
 

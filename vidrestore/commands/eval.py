@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="average over N flips/transposes of each tile (N times slower; default: the model's, 1)")
     model.add_argument("--refine", type=float, default=None, metavar="STRENGTH",
                        help="guided refinement strength, 0 = off, its detail pass too (default: the model's)")
+    model.add_argument("--temporal-mean", type=float, default=None, metavar="ALPHA",
+                       help="strength of the temporal mean after the refinement, 0 = off (default: the model's)")
     model.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ... (our model and FFDNet)")
     model.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
                        help="our model's compute precision; auto: what `vidrestore run` uses (default: %(default)s)")
@@ -63,7 +65,8 @@ def _methods(args: argparse.Namespace):
                 raise InputError("method 'model' needs --model WEIGHTS (or --model-config YAML)")
             methods.append(ModelMethod(args.model, args.model_config, device=args.device, precision=args.precision,
                                        tile=args.tile, steps=args.steps, seed=args.seed,
-                                       ensemble=args.ensemble, refine=args.refine))
+                                       ensemble=args.ensemble, refine=args.refine,
+                                       temporal_mean=args.temporal_mean))
         elif name == "input":
             methods.append(InputMethod())
         elif name in PEERS and auto and PEERS[name].available():

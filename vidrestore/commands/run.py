@@ -64,6 +64,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--refine", type=float, default=None, metavar="STRENGTH",
                    help="guided refinement of each restored frame against the noise the network leaves on flat "
                         "areas (with the file's detail pass, if it has one), 0 = off " + _FROM_MODEL)
+    g.add_argument("--temporal-mean", type=float, default=None, metavar="ALPHA",
+                   help="after the refinement, average each frame with its motion-aligned neighbours where they "
+                        "agree within ALPHA x the noise removed (0 = off, at most 1) " + _FROM_MODEL)
     g.add_argument("--batch-size", type=int, default=16, metavar="FRAMES",
                    help="frames per model call for restorers without temporal windows; the vidrestore "
                         "models restore each shot one --window at a time and ignore it")
@@ -204,7 +207,8 @@ def main(args: argparse.Namespace) -> int:
     runtime = {k: v for k, v in dict(device=args.device, precision=args.precision, tile=args.tile,
                                       tile_overlap=args.tile_overlap, window=args.window,
                                       window_overlap=args.window_overlap, steps=args.steps,
-                                      seed=args.seed, ensemble=args.ensemble, refine=args.refine).items() if v is not None}
+                                      seed=args.seed, ensemble=args.ensemble, refine=args.refine,
+                                      temporal_mean=args.temporal_mean).items() if v is not None}
     restorer = Restorer.from_pretrained(args.model, **runtime)
 
     options = RunOptions(chunk_size=args.batch_size, scene_threshold=args.scene_threshold, start=start, end=end,

@@ -124,6 +124,7 @@ class ModelMethod(Method):
         seed: int = 0,
         ensemble: int | None = None,
         refine: float | None = None,
+        temporal_mean: float | None = None,
         name: str = "model",
     ) -> None:
         super().__init__()
@@ -132,12 +133,13 @@ class ModelMethod(Method):
         from vidrestore import Restorer
 
         kwargs = {"device": device, "precision": precision, "tile": tile, "window": window, "steps": steps, "seed": seed,
-                  "ensemble": ensemble, "refine": refine}
+                  "ensemble": ensemble, "refine": refine,
+                  "temporal_mean": temporal_mean}
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         self.name = name
         self.source = weights or config
         self.restorer = Restorer.from_pretrained(weights, **kwargs) if weights else Restorer.from_config(config, **kwargs)
-        self.params = {k: v for k, v in kwargs.items() if k in ("tile", "steps", "ensemble", "refine")}
+        self.params = {k: v for k, v in kwargs.items() if k in ("tile", "steps", "ensemble", "refine", "temporal_mean")}
         self.params["precision"] = self.restorer.precision  # "auto" resolved: what the run computed in
 
     def __call__(self, clip: torch.Tensor, info: Any) -> torch.Tensor:

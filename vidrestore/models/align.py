@@ -235,3 +235,17 @@ def warp_neighbours(x: torch.Tensor, T: int, flows: torch.Tensor, frames: list[i
 def aligned_neighbours(x: torch.Tensor, T: int, r: int, radius: int = 4) -> torch.Tensor:
     """`warp_neighbours` with the flows estimated from x itself."""
     return warp_neighbours(x, T, neighbour_flows(x, T, r, radius))
+
+
+def temporal_mean(x: torch.Tensor, nb: torch.Tensor, h2: torch.Tensor | float, box: int = 5,
+                  present: torch.Tensor | None = None) -> torch.Tensor:
+    """Frame t averaged with its neighbours aligned onto it, each weighted per pixel by exp(-d / h2), d = their mean
+    squared difference to frame t over a box x box window (a non-local mean over time: where a neighbour is
+    misaligned or occluded it drops out): x (N,3,H,W), nb (N,3K,H,W), h2 a number or (N,1,H,W) (or (N,1,1,1)),
+    present (N,K) bool: False leaves a neighbour out -> (N,3,H,W)."""
+    nb = nb.unflatten(1, (-1, 3))  # (N,K,3,H,W)
+    d = box_mean_inside((nb - x[:, None]).pow(2).mean(2), box)  # (N,K,H,W), every neighbour in one pass
+    w = torch.exp(-d / torch.as_tensor(h2, dtype=d.dtype, device=d.device).clamp(min=1e-12))  # (h2 = 0: they drop out)
+    if present is not None:
+        w = w * present[:, :, None, None].to(w.dtype)
+    return (x + (w[:, :, None] * nb).sum(1)) / (1 + w.sum(1, keepdim=True))

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from vidrestore.config import FINE_CH
-from vidrestore.models.align import box_mean_inside, clip_rows, neighbour_flows, stack_neighbours, warp_neighbours
+from vidrestore.models.align import box_mean_inside, clip_rows, neighbour_flows, stack_neighbours, temporal_mean, warp_neighbours
 from vidrestore.models.layers import LayerNorm2d, ResBlock, by_frames
 from vidrestore.models.lpvae import Decoder, PyramidEncoder
 
@@ -91,16 +91,6 @@ def deblock_weight(lq: torch.Tensor, lo: float, hi: float) -> torch.Tensor:
     passes 30 % of the base) it cost 0.15 dB, so there the base stays the degraded frame itself."""
     s = estimate_noise(lq.float()) * 255
     return ((hi - s) / max(hi - lo, 1e-6)).clamp(0, 1).view(-1, 1, 1, 1).to(lq.dtype)
-
-
-def temporal_mean(x: torch.Tensor, nb: torch.Tensor, h2: torch.Tensor | float, box: int = 5) -> torch.Tensor:
-    """Frame t averaged with its neighbours aligned onto it, each weighted per pixel by exp(-d / h2), d = their mean
-    squared difference to frame t over a box x box window (a non-local mean over time: where a neighbour is
-    misaligned or occluded it drops out): x (N,3,H,W), nb (N,3K,H,W), h2 a number or (N,1,H,W) -> (N,3,H,W)."""
-    nb = nb.unflatten(1, (-1, 3))  # (N,K,3,H,W)
-    d = box_mean_inside((nb - x[:, None]).pow(2).mean(2), box)  # (N,K,H,W), every neighbour in one pass
-    w = torch.exp(-d / torch.as_tensor(h2, dtype=d.dtype, device=d.device).clamp(min=1e-12))  # (h2 = 0: they drop out)
-    return (x + (w[:, :, None] * nb).sum(1)) / (1 + w.sum(1, keepdim=True))
 
 
 def deblock_scale(correction: torch.Tensor, kappa: float, h_max: float, box: int = 9) -> torch.Tensor:
