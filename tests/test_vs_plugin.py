@@ -104,10 +104,12 @@ def test_block_plan_clamps_at_ends_and_cuts():
     plan = BlockPlan(num_frames=10, chunk=4, context=2)
     assert [plan.block(k) for k in range(plan.num_blocks)][-1].stop == 10
     (call,) = plan.calls(0)
-    assert call.indices == (0, 0, 0, 1, 2, 3, 4, 5)  # edge frame repeated
+    assert call.indices == (0, 1, 2, 3, 4, 5) and call.keep_offset == 0  # no frame made up before the clip
     left, right = plan.calls(1, cuts={6})  # block 4..7, cut between 5 and 6
-    assert left.indices == (2, 3, 4, 5, 5, 5) and (left.out.start, left.out.stop) == (4, 6)
-    assert right.indices == (6, 6, 6, 7, 8, 9) and (right.out.start, right.out.stop) == (6, 8)
+    assert left.indices == (2, 3, 4, 5) and (left.out.start, left.out.stop, left.keep_offset) == (4, 6, 2)
+    assert right.indices == (6, 7, 8, 9) and (right.out.start, right.out.stop, right.keep_offset) == (6, 8, 0)
+    (last,) = plan.calls(2)  # block 8..9
+    assert last.indices == (6, 7, 8, 9) and last.keep_offset == 2
     assert default_chunk(window=5, context=4) % 5 == 0 and default_chunk(5, 4) >= 16
 
 
@@ -190,8 +192,8 @@ def test_model_runs_about_once_per_frame_under_threads():
     futures = [out.get_frame_async(n) for n in (11, 0, 5, 6, 1, 10, 2, 9, 3, 8, 4, 7)]
     for f in futures:
         f.result()
-    assert sorted(fake.calls) == [6, 6, 6]  # 3 blocks of 4 frames + 1 context frame each side
-    assert sum(fake.calls) / 12 == 1.5
+    assert sorted(fake.calls) == [5, 5, 6]  # 3 blocks of 4 frames + 1 context frame each side within the clip
+    assert sum(fake.calls) / 12 == 16 / 12
 
 
 def _with_cut(src: vs.VideoNode, at: int, prop: str = "prev") -> vs.VideoNode:
@@ -234,7 +236,7 @@ def test_scene_detect_finds_hard_cuts():
     assert [n for n in range(12) if props[n].get("_SceneChangeNext")] == [5]
     fake = CountingIdentity(window=3, context=1)
     vsvidrestore.restore(dark + bright, model=fake, chunk=12, scene_detect=True).get_frame(0)
-    assert fake.calls == [8, 8]  # two pieces of 6 frames, each with its own edge padding
+    assert fake.calls == [6, 6]  # two pieces of 6 frames, each restored alone (no frame across the cut)
 
 
 # --- errors --------------------------------------------------------------------------------------

@@ -80,8 +80,8 @@ def restore(
 
     Returns:
         The restored clip. Frame ``n`` depends only on source frames of its fixed block
-        (``chunk`` frames plus ``context`` on each side, edge frames repeated at the clip's
-        ends and at scene cuts), so it is bit-identical whatever order frames are requested in.
+        (``chunk`` frames plus ``context`` on each side, fewer at the clip's ends and at scene
+        cuts), so it is bit-identical whatever order frames are requested in.
 
     Raises:
         vs.Error: with a message starting ``"vidrestore:"`` for unusable clips, options,
