@@ -382,6 +382,13 @@ def test_training_through_the_guided_refinement_and_storing_it_in_the_file(chain
     assert (inf.refine, inf.refine_kernel, inf.refine_passes, inf.refine_detail, inf.refine_detail_kernel) == (
         float(best["strength"]), 3, 2, float(best["detail"]), 5)
     assert (inf.temporal_mean, inf.temporal_mean_radius) == (float(mean["alpha"]), int(mean["radius"]))
+    # the search restores with both stages off (it applies them itself), whatever the file has on
+    on = set_inference.rewrite(again, tmp_path / "on.safetensors", refine=0.4, temporal_mean=0.5)
+    made = []
+    real_load = tune_refine.Restorer.from_pretrained
+    monkeypatch.setattr(tune_refine.Restorer, "from_pretrained", lambda *a, **k: made.append(real_load(*a, **k)) or made[-1])
+    tune_refine.restored_clips(str(on), image_root / "imgs", 1, [25], 7, (64, 48))
+    assert [(r.refine, r.temporal_mean) for r in made] == [(0.0, 0.0)]
 
 
 def test_psnr_loss_is_the_mean_log_mse_over_clips():

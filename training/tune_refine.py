@@ -40,7 +40,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 def restored_clips(model: str, root: Path, photos: int, sigmas: list[int], seed: int, size: tuple[int, int]):
     """-> {sigma: [(clean, lq, out), ...]}: the unrefined outputs of `photos` training clips per noise level."""
-    r = Restorer.from_pretrained(model, device="cpu", refine=0.0)
+    r = Restorer.from_pretrained(model, device="cpu", refine=0.0, temporal_mean=0.0)  # both stages are applied here
     sources = data.find_sources([root])
     random.Random(seed).shuffle(sources)
     clips: dict[int, list] = {s: [] for s in sigmas}
