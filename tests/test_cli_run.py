@@ -99,6 +99,36 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path, tiny_model_file,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv", "out.mkv", "ref.mkv"]
 
 
+def test_resume_refuses_parts_of_a_weights_file_that_has_changed(tmp_path, tiny_model_file, monkeypatch, capsys):
+    """A shipped model by name whose file changed (`default` after an upgrade): the old parts are not mixed in."""
+    import shutil
+
+    from training import set_inference
+    from vidrestore import weights_io
+    from vidrestore.restorer import Restorer
+
+    (tmp_path / "weights").mkdir()
+    model = tmp_path / "weights" / "mine.safetensors"
+    shutil.copy(tiny_model_file, model)
+    monkeypatch.setattr(weights_io, "BUILTIN_DIR", tmp_path / "weights")
+    src = write_video(tmp_path / "clip.mkv", frames=5)
+    common = ["--model", "mine", "--codec", "ffv1", "--segment-frames", "2", *FAST]
+    real_run, calls = Restorer._run_window, []
+
+    def crashing(self, frames, noise):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_run(self, frames, noise)
+
+    monkeypatch.setattr(Restorer, "_run_window", crashing)
+    assert vidrestore("run", src, "-o", tmp_path / "out.mkv", "--resume", *common) == 130
+    monkeypatch.setattr(Restorer, "_run_window", real_run)
+    set_inference.rewrite(model, refine=0.1)  # the same file, rewritten with another setting
+    capsys.readouterr()
+    _expect_error(capsys, ["run", src, "-o", tmp_path / "out.mkv", "--resume", *common], "different input, model or settings")
+
+
 # -- bad input: one line, exit 2 -----------------------------------------------------------------
 def _expect_error(capsys, argv, *words):
     code = vidrestore(*argv)

@@ -157,12 +157,19 @@ def parse_encoder_options(items: list[str]) -> dict[str, str]:
 
 
 def _model_key(args, runtime: dict) -> dict:
-    """What identifies the model for --resume (a changed weights file must not be mixed in)."""
+    """What identifies the model for --resume: its name, runtime options and the weights file's content (a changed
+    file, say the shipped `default` after an upgrade, must not be mixed into a half-finished output)."""
+    import hashlib
+
+    from vidrestore import weights_io as W
+
     key = {"model": str(args.model), **{k: v for k, v in runtime.items()}}
-    path = Path(args.model)
-    if path.is_file():
-        stat = path.stat()
-        key.update(path=str(path.resolve()), size=stat.st_size, mtime_ns=stat.st_mtime_ns)
+    path = W.resolve(args.model)  # (it loaded: it exists)
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    key.update(path=str(path.resolve()), sha256=digest.hexdigest())
     return key
 
 
