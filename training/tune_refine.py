@@ -8,7 +8,9 @@ harness builds its Kodak clips; each is degraded with AWGN at every `--sigmas` l
 refinement off. Every (kernel, passes, strength) of the grid is then applied to those outputs, and the PSNR gain
 over the unrefined output, averaged over photos and then over the sigma levels, picks the best; then, on top of it,
 every (detail kernel, detail weight) of the detail pass (0 = off is always a candidate); then, after the refinement
-so chosen, every (alpha, radius) of the temporal mean (models/refine_temporal.py; 0 = off is a candidate).
+so chosen, every (alpha, radius) of the temporal mean (models/refine_temporal.py; 0 = off is a candidate); and if a
+mean wins, every (strength, detail weight) once more with that mean after it (it does part of the denoising, so a
+weaker refinement may pay; the boxes and passes stay).
 `--write` sets the file's inference.refine/refine_kernel/refine_passes/refine_detail/refine_detail_kernel and
 temporal_mean/temporal_mean_radius to the winners (its tensors are copied unchanged).
 """
@@ -106,6 +108,16 @@ def main(argv: list[str] | None = None) -> None:
         mean = search([dict(alpha=0.0, radius=radii[0])] + [dict(alpha=float(x), radius=r) for r in radii
                                                             for x in a.alphas.split(",") if float(x) > 0], mean_gains)
         print("best temporal mean: " + ", ".join(f"{k} {v}" for k, v in mean.items()))
+        if mean["alpha"] > 0:  # the mean now does part of the denoising: the refinement's strength and detail again, under it
+            def gains_under_mean(**setting) -> list[float]:
+                """Mean PSNR gain over the unrefined output of the refinement `setting`, then the chosen mean."""
+                return [sum(psnr(settle_clip(guided_refine(out, lq, **setting), lq, mean["alpha"], mean["radius"]), clean)
+                            - psnr(out, clean) for clean, lq, out in clips[s]) / len(clips[s]) for s in sigmas]
+
+            strengths = sorted({float(x) for x in a.strengths.split(",")} | {best["strength"]})
+            details = sorted({float(d) for d in a.details.split(",")} | {best["detail"]})
+            best = search([dict(best, strength=st, detail=d) for st in strengths for d in details], gains_under_mean)
+            print("best under the mean: " + ", ".join(f"{k} {v}" for k, v in best.items()))
         if a.write:
             print(rewrite(a.model, refine=best["strength"], refine_kernel=best["kernel"], refine_passes=best["passes"],
                           refine_detail=best["detail"], refine_detail_kernel=best["detail_kernel"],
