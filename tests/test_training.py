@@ -347,20 +347,14 @@ def test_training_through_the_guided_refinement_and_storing_it_in_the_file(chain
     state2, cfg2, meta2 = W.load(again)
     assert (cfg2.inference.refine, cfg2.inference.refine_passes, cfg2.inference.window) == (0.0, 1, cfg.inference.window)
     assert state2.keys() == state.keys() and all(torch.equal(state[k], state2[k]) for k in state)
-    with pytest.raises(ConfigError, match="--refine"):
-        set_inference.rewrite(out, tmp_path / "x.safetensors", refine=-1)
-    with pytest.raises(ConfigError, match="--refine-kernel must be odd"):
-        set_inference.rewrite(out, tmp_path / "x.safetensors", refine_kernel=4)
-    with pytest.raises(ConfigError, match="--refine-detail must be in"):
-        set_inference.rewrite(out, tmp_path / "x.safetensors", refine_detail=1.5)
-    with pytest.raises(ConfigError, match="--refine-detail-kernel must be odd"):
-        set_inference.rewrite(out, tmp_path / "x.safetensors", refine_detail_kernel=8)
-    with pytest.raises(ConfigError, match="--deblock-temporal must be >= 0"):
-        set_inference.rewrite(out, tmp_path / "x.safetensors", deblock_temporal=-0.1)
-    with pytest.raises(ConfigError, match="--temporal-mean must be in"):
-        set_inference.rewrite(out, tmp_path / "x.safetensors", temporal_mean=1.5)
-    with pytest.raises(ConfigError, match="--temporal-mean-radius must be in"):
-        set_inference.rewrite(out, tmp_path / "x.safetensors", temporal_mean_radius=4)
+    for match, bad in (("--refine", dict(refine=-1)), ("--refine-kernel must be odd", dict(refine_kernel=4)),
+                       ("--refine-detail must be in", dict(refine_detail=1.5)),
+                       ("--refine-detail-kernel must be odd", dict(refine_detail_kernel=8)),
+                       ("--deblock-temporal must be >= 0", dict(deblock_temporal=-0.1)),
+                       ("--temporal-mean must be in", dict(temporal_mean=1.5)),
+                       ("--temporal-mean-radius must be in", dict(temporal_mean_radius=4))):
+        with pytest.raises(ConfigError, match=match):
+            set_inference.rewrite(out, tmp_path / "x.safetensors", **bad)
     assert not (tmp_path / "x.safetensors").exists()
     _, cfg3, _ = W.load(set_inference.rewrite(again, tmp_path / "r3.safetensors", deblock_temporal=4.0))
     assert (cfg3.decoder.deblock_temporal, cfg3.inference.refine) == (4.0, 0.0)  # a decoder setting (no weights of its own)

@@ -250,10 +250,10 @@ class RestoreStream:
                     dev = self.r.device
                     o = guided_refine(o[None].to(dev), x[None].to(dev), self.r.refine, self.r.refine_kernel,
                                       self.r.refine_passes, self.r.refine_detail,
-                                      self.r.refine_detail_kernel)[0].clamp(0, 1).cpu()
+                                      self.r.refine_detail_kernel)[0].clamp(0, 1)
             if self.mean is None:
-                done.append(o)
-            else:  # final r frames later (close: at once)
+                done.append(o if o is None else o.cpu())
+            else:  # final r frames later (close: at once); the refined frames wait on the model's device
                 done.extend(self.mean.push(o, x))
         if closing and self.mean is not None:
             done.extend(self.mean.close())

@@ -175,7 +175,7 @@ def _match_level(r: torch.Tensor, s: torch.Tensor, flow: torch.Tensor | None, ra
 PAIR_PIXELS = 800_000
 
 
-def _offsets(r: int) -> list[int]:
+def neighbour_offsets(r: int) -> list[int]:
     return [d for d in range(-r, r + 1) if d]  # t-r .. t-1, t+1 .. t+r
 
 
@@ -200,7 +200,7 @@ def neighbour_flows(x: torch.Tensor, T: int, r: int, radius: int = 4, frames: li
     B, H, W = x.shape[0] // T, x.shape[-2], x.shape[-1]
     clip = rearrange(x.float(), "(b t) c h w -> b t c h w", t=T)  # fp32 whatever the autocast: running sums
     frames = list(range(T)) if frames is None else frames
-    slots = [(t, min(max(t + d, 0), T - 1)) for t in frames for d in _offsets(r)]  # (frame, its neighbour)
+    slots = [(t, min(max(t + d, 0), T - 1)) for t in frames for d in neighbour_offsets(r)]  # (frame, its neighbour)
     pairs = sorted({(t, s) for t, s in slots if s != t})
     found = x.new_zeros(B, len(pairs) + 1, 2, H, W, dtype=torch.float32)  # the last one: zero flow
     if pairs:

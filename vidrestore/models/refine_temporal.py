@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 
-from vidrestore.models.align import neighbour_flows, temporal_mean, warp_neighbours
+from vidrestore.models.align import neighbour_flows, neighbour_offsets, temporal_mean, warp_neighbours
 from vidrestore.models.refine import removed_sigma
 
 MIN_SIGMA = 4 / 255  # below this much removed noise a frame is left alone (H.264 CRF 37: s ~ 1.7-3.5/255, gain +0.001 dB)
@@ -42,8 +42,7 @@ def settle(out: torch.Tensor, ts: list[int], lq: torch.Tensor, alpha: float, rad
     Each frame's result depends on its own neighbours only, whichever frames share the call."""
     x = out[ts]  # (a copy)
     s = removed_sigma(lq.to(x.device), x)  # (len(ts),)
-    offsets = [d for d in range(-radius, radius + 1) if d]
-    present = torch.tensor([[0 <= t + d < len(out) for d in offsets] for t in ts], device=x.device)  # (len(ts),2r)
+    present = torch.tensor([[0 <= t + d < len(out) for d in neighbour_offsets(radius)] for t in ts], device=x.device)  # (len(ts),2r)
     work = [k for k in range(len(ts)) if alpha > 0 and s[k] >= MIN_SIGMA and present[k].any()]
     if not work:
         return x
