@@ -41,17 +41,19 @@ def test_median_network_is_the_exact_3x3_median():
         assert torch.equal(median3(f), windows.median(dim=2).values)
 
 
+@pytest.mark.parametrize("match_scale", [1, 2, 4])
 @pytest.mark.parametrize("shift", [(3.0, -2.0), (1.5, 0.25), (-13.0, 9.0)])
-def test_flow_recovers_a_global_shift_through_noise(shift):
+def test_flow_recovers_a_global_shift_through_noise(shift, match_scale):
     """src(p + flow) = ref(p) for a known shift, including a sub-pixel one and one beyond the finer
-    levels' +-1 px reach (found at 1/4 size)."""
+    levels' +-1 px reach (found at 1/4 size); also when the search ends at 1/2 or 1/4 size and the finer
+    sizes only take the sub-pixel step."""
     big = texture(160, 192)
     flow_true = torch.tensor(shift).view(1, 2, 1, 1).expand(1, 2, 160, 192)
     ref = big
     src = warp(big, -flow_true)  # src(p) = ref(p - shift)  =>  src(p + shift) = ref(p)
     g = torch.Generator().manual_seed(1)
     noise = lambda x: (x + 0.08 * torch.randn(x.shape, generator=g)).clamp(0, 1)  # noqa: E731  (sigma ~ 20/255)
-    flow = estimate_flow(noise(ref), noise(src))
+    flow = estimate_flow(noise(ref), noise(src), match_scale=match_scale)
     inner = flow[..., 24:-24, 24:-24]  # away from the edges, where the shifted frame has no content
     err = (inner - torch.tensor(shift).view(1, 2, 1, 1)).abs()
     assert err.median() < 0.3 and (err < 1.0).float().mean() > 0.9
@@ -65,6 +67,12 @@ def test_pairs_matched_a_few_at_a_time_give_the_same_flows():
     whole = estimate_flow(ref, src)
     for pixels in (1, 2 * 48 * 64, 3 * 48 * 64):  # one pair per call at every level; two, three at full size
         torch.testing.assert_close(estimate_flow(ref, src, pixels=pixels), whole, atol=1e-5, rtol=0)
+    half = estimate_flow(ref, src, match_scale=2)
+    assert not torch.equal(half, whole)  # (a different search: it must not fall back to the full one)
+    for pixels in (1, 2 * 48 * 64):
+        torch.testing.assert_close(estimate_flow(ref, src, pixels=pixels, match_scale=2), half, atol=1e-5, rtol=0)
+    with pytest.raises(ValueError, match="match_scale"):
+        estimate_flow(ref, src, match_scale=3)
 
 
 def test_aligned_neighbours_follow_a_moving_object():

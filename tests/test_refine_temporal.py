@@ -40,6 +40,8 @@ def test_it_averages_out_noise_left_on_moving_content():
     gain = psnr(settled[2:-2], clean[2:-2]) - psnr(out[2:-2], clean[2:-2])
     assert gain > 2.0, gain  # 4/255 of fresh noise per frame, 5 frames: 7 dB at most (measured 4.2)
     assert psnr(settle_clip(out, lq, 0.2, 3), clean) > psnr(settled, clean)  # more neighbours, more averaged
+    half = settle_clip(out, lq, 0.2, 2, match_scale=2)  # searched at half size, then the sub-pixel step at full size
+    assert not torch.equal(half, settled) and psnr(half[2:-2], clean[2:-2]) - psnr(out[2:-2], clean[2:-2]) > 2.0
 
 
 def test_off_or_nothing_removed_leaves_frames_alone():
@@ -101,6 +103,11 @@ def test_restorer_runs_it_last_and_streams_bit_exactly():
     for shape in ((1, 3, 1, 1), (2, 3, 5, 7), (4, 3, 3, 70)):  # one frame, tiny and odd sizes
         y = torch.rand(shape, generator=torch.Generator().manual_seed(5))
         assert r.restore(y).shape == shape
+    half = make_restorer(["inference.temporal_mean_match_scale=2"], window=3, window_overlap=1, refine=0.3,
+                         temporal_mean=0.25)  # the file's match scale reaches the stream
+    assert torch.equal(half.restore(x), settle_clip(base, x, 0.25, 2, match_scale=2))
+    outs, _ = run_stream(half.stream(skip_before=4), x)
+    assert all(torch.equal(outs[t], settle_clip(base, x, 0.25, 2, match_scale=2)[t]) for t in range(4, 9))
 
 
 def test_bad_temporal_mean_options():
@@ -112,3 +119,5 @@ def test_bad_temporal_mean_options():
         Restorer.from_config("tiny", ["inference.temporal_mean_radius=4"], device="cpu", temporal_mean=0.2)
     with pytest.raises(ConfigError, match="temporal_mean_radius"):
         Restorer.from_config("tiny", ["inference.temporal_mean_radius=0"], device="cpu")
+    with pytest.raises(ConfigError, match="temporal_mean_match_scale must be one of 1, 2, 4"):
+        Restorer.from_config("tiny", ["inference.temporal_mean_match_scale=3"], device="cpu")

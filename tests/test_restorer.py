@@ -12,10 +12,10 @@ from vidrestore.tiling import HANDOFF_EPS, HANDOFF_MIN_OVERLAP, Accumulator, Win
 from tests.test_models import activate
 
 
-def make_restorer(**kw):
+def make_restorer(overrides: list[str] | None = None, **kw):
     torch.manual_seed(0)
     kw.setdefault("precision", "fp32")  # the same numbers on every CPU (auto picks bf16 where the CPU has it)
-    r = Restorer.from_config("tiny", device="cpu", steps=2, **kw)
+    r = Restorer.from_config("tiny", overrides, device="cpu", steps=2, **kw)
     activate(r.chain)
     return r
 

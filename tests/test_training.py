@@ -352,7 +352,8 @@ def test_training_through_the_guided_refinement_and_storing_it_in_the_file(chain
                        ("--refine-detail-kernel must be odd", dict(refine_detail_kernel=8)),
                        ("--deblock-temporal must be >= 0", dict(deblock_temporal=-0.1)),
                        ("--temporal-mean must be in", dict(temporal_mean=1.5)),
-                       ("--temporal-mean-radius must be in", dict(temporal_mean_radius=4))):
+                       ("--temporal-mean-radius must be in", dict(temporal_mean_radius=4)),
+                       ("--temporal-mean-match-scale must be one of", dict(temporal_mean_match_scale=3))):
         with pytest.raises(ConfigError, match=match):
             set_inference.rewrite(out, tmp_path / "x.safetensors", **bad)
     assert not (tmp_path / "x.safetensors").exists()
@@ -361,7 +362,7 @@ def test_training_through_the_guided_refinement_and_storing_it_in_the_file(chain
     # tuning on (here: generated) training photos writes the best grid point into the file
     tune_refine.main(["--model", str(again), "--data", str(image_root / "imgs"), "--photos", "1", "--size", "64x48",
                       "--sigmas", "25", "--strengths", "0.1,0.4", "--kernels", "3", "--passes", "2", "--details", "0.5",
-                      "--detail-kernels", "5", "--alphas", "0.2", "--radii", "1,3", "--write"])
+                      "--detail-kernels", "5", "--alphas", "0.2", "--radii", "1,3", "--match-scales", "1,2", "--write"])
     lines = capsys.readouterr().out.splitlines()
 
     def found(prefix: str) -> dict:
@@ -372,12 +373,13 @@ def test_training_through_the_guided_refinement_and_storing_it_in_the_file(chain
     if mean["alpha"] != "0.0":  # then the refinement was searched again under the mean, and that is what is stored
         best = found("best under the mean: ")
     assert best["strength"] in ("0.1", "0.4") and best["detail"] in ("0.0", "0.5")
-    assert (mean["alpha"], mean["radius"]) in (("0.0", "1"), ("0.2", "1"), ("0.2", "3"))
-    assert sum(line.startswith("alpha ") for line in lines) == 3  # off, and 0.2 at each radius
+    assert (mean["alpha"], mean["radius"]) in (("0.0", "1"), ("0.2", "1"), ("0.2", "3")) and mean["match_scale"] in "12"
+    assert sum(line.startswith("alpha ") for line in lines) == 5  # off, and 0.2 at each radius and match scale
     inf = W.load(again)[1].inference
     assert (inf.refine, inf.refine_kernel, inf.refine_passes, inf.refine_detail, inf.refine_detail_kernel) == (
         float(best["strength"]), 3, 2, float(best["detail"]), 5)
-    assert (inf.temporal_mean, inf.temporal_mean_radius) == (float(mean["alpha"]), int(mean["radius"]))
+    assert (inf.temporal_mean, inf.temporal_mean_radius, inf.temporal_mean_match_scale) == (
+        float(mean["alpha"]), int(mean["radius"]), int(mean["match_scale"]))
     # the search restores with both stages off (it applies them itself), whatever the file has on
     on = set_inference.rewrite(again, tmp_path / "on.safetensors", refine=0.4, temporal_mean=0.5)
     made = []

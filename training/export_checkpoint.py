@@ -27,6 +27,7 @@ from safetensors import safe_open  # noqa: E402
 from training import common as C  # noqa: E402
 from vidrestore.errors import VidrestoreError  # noqa: E402
 from vidrestore.models.refine import setting_problems  # noqa: E402
+from vidrestore.models.align import MATCH_SCALES  # noqa: E402
 from vidrestore.models.refine_temporal import MAX_RADIUS  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def set_inference(cfg, steps: int | None = None, window: int | None = None, wind
                   refine: float | None = None, refine_kernel: int | None = None, refine_passes: int | None = None,
                   refine_detail: float | None = None, refine_detail_kernel: int | None = None,
                   temporal_mean: float | None = None, temporal_mean_radius: int | None = None,
-                  deblock_temporal: float | None = None) -> None:
+                  temporal_mean_match_scale: int | None = None, deblock_temporal: float | None = None) -> None:
     """Set a chain config's inference defaults in place (None leaves a value as it is); ConfigError if invalid.
     deblock_temporal is the decoder's (decoder.deblock_temporal: no weights of its own, so a finished file can take it)."""
     inference = dict(cfg.inference)  # the file's defaults: DiT sampling steps, temporal window, refinement
@@ -46,7 +47,7 @@ def set_inference(cfg, steps: int | None = None, window: int | None = None, wind
             inference[key] = value
     for key, value in (("refine_kernel", refine_kernel), ("refine_passes", refine_passes), ("refine_detail", refine_detail),
                        ("refine_detail_kernel", refine_detail_kernel), ("temporal_mean", temporal_mean),
-                       ("temporal_mean_radius", temporal_mean_radius)):
+                       ("temporal_mean_radius", temporal_mean_radius), ("temporal_mean_match_scale", temporal_mean_match_scale)):
         if value is not None:
             inference[key] = value
     if problems := setting_problems(inference["refine_kernel"], inference["refine_passes"], inference["refine_detail"],
@@ -57,6 +58,9 @@ def set_inference(cfg, steps: int | None = None, window: int | None = None, wind
         raise C.ConfigError(f"--temporal-mean must be in [0, 1] (0 = off), got {inference['temporal_mean']}")
     if not 1 <= inference["temporal_mean_radius"] <= MAX_RADIUS:
         raise C.ConfigError(f"--temporal-mean-radius must be in [1, {MAX_RADIUS}], got {inference['temporal_mean_radius']}")
+    if inference["temporal_mean_match_scale"] not in MATCH_SCALES:
+        raise C.ConfigError(f"--temporal-mean-match-scale must be one of {', '.join(map(str, MATCH_SCALES))}, "
+                            f"got {inference['temporal_mean_match_scale']}")
     if inference["window_overlap"] >= inference["window"]:
         raise C.ConfigError(f"--window-overlap ({inference['window_overlap']}) must be smaller than the window ({inference['window']})")
     if deblock_temporal is not None and deblock_temporal < 0:
@@ -82,6 +86,9 @@ def add_inference_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--temporal-mean", type=float, metavar="ALPHA",
                    help="the temporal mean after the refinement: h = ALPHA x the removed noise (0 = off, at most 1)")
     p.add_argument("--temporal-mean-radius", type=int, help=f"its neighbours on each side (1-{MAX_RADIUS})")
+    p.add_argument("--temporal-mean-match-scale", type=int, metavar="M",
+                   help="its block matching searches down to 1/M size, finer sizes take only a sub-pixel step "
+                        f"({', '.join(map(str, MATCH_SCALES))})")
     p.add_argument("--deblock-temporal", type=float, metavar="KAPPA",
                    help="decoder.deblock_temporal: the temporal mean on compressed frames (its kappa; 0 = off)")
 
@@ -91,7 +98,8 @@ def inference_values(a: argparse.Namespace) -> dict:
     return dict(steps=a.inference_steps, window=a.window, window_overlap=a.window_overlap, refine=a.refine,
                 refine_kernel=a.refine_kernel, refine_passes=a.refine_passes, refine_detail=a.refine_detail,
                 refine_detail_kernel=a.refine_detail_kernel, temporal_mean=a.temporal_mean,
-                temporal_mean_radius=a.temporal_mean_radius, deblock_temporal=a.deblock_temporal)
+                temporal_mean_radius=a.temporal_mean_radius, temporal_mean_match_scale=a.temporal_mean_match_scale,
+                deblock_temporal=a.deblock_temporal)
 
 
 def export(ckpt: Path, out: Path, weights: str = "ema", dtype: str = "fp16", trained: bool = True,

@@ -8,11 +8,12 @@ harness builds its Kodak clips; each is degraded with AWGN at every `--sigmas` l
 refinement off. Every (kernel, passes, strength) of the grid is then applied to those outputs, and the PSNR gain
 over the unrefined output, averaged over photos and then over the sigma levels, picks the best; then, on top of it,
 every (detail kernel, detail weight) of the detail pass (0 = off is always a candidate); then, after the refinement
-so chosen, every (alpha, radius) of the temporal mean (models/refine_temporal.py; 0 = off is a candidate); and if a
+so chosen, every (alpha, radius, match scale) of the temporal mean (models/refine_temporal.py; 0 = off is a
+candidate); and if a
 mean wins, every (strength, detail weight) once more with that mean after it (it does part of the denoising, so a
 weaker refinement may pay; the boxes and passes stay).
 `--write` sets the file's inference.refine/refine_kernel/refine_passes/refine_detail/refine_detail_kernel and
-temporal_mean/temporal_mean_radius to the winners (its tensors are copied unchanged).
+temporal_mean/temporal_mean_radius/temporal_mean_match_scale to the winners (its tensors are copied unchanged).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from training.set_inference import rewrite  # noqa: E402
 from vidrestore import Restorer  # noqa: E402
 from vidrestore.errors import VidrestoreError  # noqa: E402
 from vidrestore.evaluation import data  # noqa: E402
+from vidrestore.models.align import MATCH_SCALES  # noqa: E402
 from vidrestore.models.refine import guided_refine  # noqa: E402
 from vidrestore.models.refine_temporal import settle_clip  # noqa: E402
 
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--detail-kernels", default="9")
     p.add_argument("--alphas", default="0.1,0.15,0.2,0.25,0.3", help="temporal-mean strengths tried (0 is always tried)")
     p.add_argument("--radii", default="2,3", help="temporal-mean radii tried")
+    p.add_argument("--match-scales", default="1,2", help="temporal-mean block-matching scales tried (1, 2, 4)")
     p.add_argument("--seed", type=int, default=7, help="photo shuffle and motion/noise seed")
     p.add_argument("--write", action="store_true", help="store the best setting in the weights file")
     a = p.parse_args(argv)
@@ -99,19 +102,23 @@ def main(argv: list[str] | None = None) -> None:
         print("best: " + ", ".join(f"{k} {v}" for k, v in best.items()))
         refined = {s: [(clean, lq, guided_refine(out, lq, **best)) for clean, lq, out in clips[s]] for s in sigmas}
 
-        def mean_gains(alpha: float, radius: int) -> list[float]:
-            """Mean PSNR gain of the temporal mean (alpha, radius) over the refined outputs, per sigma level."""
-            return [sum(psnr(settle_clip(out, lq, alpha, radius), clean) - psnr(out, clean)
+        def mean_gains(alpha: float, radius: int, match_scale: int) -> list[float]:
+            """Mean PSNR gain of the temporal mean (alpha, radius, match_scale) over the refined outputs, per sigma."""
+            return [sum(psnr(settle_clip(out, lq, alpha, radius, match_scale), clean) - psnr(out, clean)
                         for clean, lq, out in refined[s]) / len(refined[s]) for s in sigmas]
 
-        radii = [int(r) for r in a.radii.split(",")]
-        mean = search([dict(alpha=0.0, radius=radii[0])] + [dict(alpha=float(x), radius=r) for r in radii
-                                                            for x in a.alphas.split(",") if float(x) > 0], mean_gains)
+        radii, scales = [int(r) for r in a.radii.split(",")], [int(m) for m in a.match_scales.split(",")]
+        if bad := [m for m in scales if m not in MATCH_SCALES]:
+            raise VidrestoreError(f"--match-scales must be among {', '.join(map(str, MATCH_SCALES))}, got {bad[0]}")
+        mean = search([dict(alpha=0.0, radius=radii[0], match_scale=scales[0])]
+                      + [dict(alpha=float(x), radius=r, match_scale=m) for m in scales for r in radii
+                         for x in a.alphas.split(",") if float(x) > 0], mean_gains)
         print("best temporal mean: " + ", ".join(f"{k} {v}" for k, v in mean.items()))
         if mean["alpha"] > 0:  # the mean now does part of the denoising: the refinement's strength and detail again, under it
             def gains_under_mean(**setting) -> list[float]:
                 """Mean PSNR gain over the unrefined output of the refinement `setting`, then the chosen mean."""
-                return [sum(psnr(settle_clip(guided_refine(out, lq, **setting), lq, mean["alpha"], mean["radius"]), clean)
+                return [sum(psnr(settle_clip(guided_refine(out, lq, **setting), lq, mean["alpha"], mean["radius"],
+                                             mean["match_scale"]), clean)
                             - psnr(out, clean) for clean, lq, out in clips[s]) / len(clips[s]) for s in sigmas]
 
             strengths = sorted({float(x) for x in a.strengths.split(",")} | {best["strength"]})
@@ -121,7 +128,8 @@ def main(argv: list[str] | None = None) -> None:
         if a.write:
             print(rewrite(a.model, refine=best["strength"], refine_kernel=best["kernel"], refine_passes=best["passes"],
                           refine_detail=best["detail"], refine_detail_kernel=best["detail_kernel"],
-                          temporal_mean=mean["alpha"], temporal_mean_radius=mean["radius"]))
+                          temporal_mean=mean["alpha"], temporal_mean_radius=mean["radius"],
+                          temporal_mean_match_scale=mean["match_scale"]))
     except VidrestoreError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)

@@ -97,6 +97,7 @@ class InferenceConfig:
     refine_detail_kernel: int = 9  # the detail pass's box size (odd)
     temporal_mean: float = 0.0  # alpha of the temporal mean after the refinement (models/refine_temporal.py); 0 = off
     temporal_mean_radius: int = 2  # its neighbours on each side (1-3)
+    temporal_mean_match_scale: int = 1  # its block matching searches down to 1/this size, then sub-pixel steps (1, 2, 4)
 
 
 @dataclass

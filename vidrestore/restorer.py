@@ -28,6 +28,7 @@ from vidrestore.errors import ConfigError, InputError, WeightsError
 from vidrestore.models.chain import RestorationChain
 from vidrestore.models.layers import deploy_all
 from vidrestore.models.refine import guided_refine, setting_problems
+from vidrestore.models.align import MATCH_SCALES
 from vidrestore.models.refine_temporal import MAX_RADIUS, TemporalMeanStream
 from vidrestore.tiling import WindowStream, dihedral, pad_to_multiple, tiled
 
@@ -100,6 +101,7 @@ class Restorer:
         self.refine_detail, self.refine_detail_kernel = float(inf.refine_detail), int(inf.refine_detail_kernel)
         self.temporal_mean = float(temporal_mean if temporal_mean is not None else inf.temporal_mean)
         self.temporal_mean_radius = int(inf.temporal_mean_radius)
+        self.temporal_mean_match_scale = int(inf.temporal_mean_match_scale)
         self._validate()
         self.chain = chain.eval().to(self.device)
         self._deployed = False
@@ -126,6 +128,9 @@ class Restorer:
             raise ConfigError(f"temporal mean strength must be in [0, 1] (0 = off), got {self.temporal_mean}")
         if not 1 <= self.temporal_mean_radius <= MAX_RADIUS:
             raise ConfigError(f"inference.temporal_mean_radius must be in [1, {MAX_RADIUS}], got {self.temporal_mean_radius}")
+        if self.temporal_mean_match_scale not in MATCH_SCALES:
+            raise ConfigError(f"inference.temporal_mean_match_scale must be one of {', '.join(map(str, MATCH_SCALES))}, "
+                              f"got {self.temporal_mean_match_scale}")
 
     # --- construction -------------------------------------------------------------------------
     @classmethod
@@ -217,7 +222,8 @@ class RestoreStream:
         self.noise: torch.Tensor | None = None
         R = restorer.mean_radius  # the temporal mean of frame `skip_before` reads R restored frames before it
         self.windows = WindowStream(self._window, restorer.window, restorer.window_overlap, max(0, skip_before - R), on_window)
-        self.mean = TemporalMeanStream(restorer.temporal_mean, R, restorer.device, skip_before) if R else None
+        self.mean = (TemporalMeanStream(restorer.temporal_mean, R, restorer.device, skip_before,
+                                        match_scale=restorer.temporal_mean_match_scale) if R else None)
 
     def _window(self, x: torch.Tensor) -> torch.Tensor:
         return self.r._run_window(x, self.noise)

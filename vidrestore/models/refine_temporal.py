@@ -8,12 +8,13 @@ mean over time: where the warp fails, at occlusions or new content, the neighbou
     out (n,3,H,W): frames t-r..t+r of one shot (fewer at its ends), lq_t (3,H,W): the degraded frame t
       s     = 1.4826 · median |lq_t - out_t|              the noise the chain removed from frame t (refine.removed_sigma)
       flows = block matching of out_t against each neighbour (align.neighbour_flows, on the *restored* frames:
-              matched on the degraded ones, the noise misleads the search and the gain halves)
+              matched on the degraded ones, the noise misleads the search and the gain halves; with
+              match_scale 2 the search ends at half size and full size takes only the sub-pixel step)
       out_t = temporal_mean(out_t, warped neighbours, h² = (alpha · s)²)
 
 h follows the removed noise, so a frame the chain barely changed (clean, or only compressed: s < MIN_SIGMA) is
 left as it is, and the matches are not even computed. `alpha` and `r` are tuned per weights file on training
-photos (training/tune_refine.py). `TemporalMeanStream` runs the stage over a stream of frames with a delay of r
+photos (training/tune_refine.py), match_scale as well. `TemporalMeanStream` runs the stage over a stream of frames with a delay of r
 frames, the same frames as on the whole shot at once.
 """
 
@@ -34,12 +35,14 @@ MAX_RADIUS = 3  # neighbours on each side at most
 BATCH, BATCH_PIXELS = 8, 1_000_000
 
 
-def settle(out: torch.Tensor, ts: list[int], lq: torch.Tensor, alpha: float, radius: int) -> torch.Tensor:
+def settle(out: torch.Tensor, ts: list[int], lq: torch.Tensor, alpha: float, radius: int,
+           match_scale: int = 1) -> torch.Tensor:
     """Frames ts of the restored frames out (n,3,H,W) (consecutive frames of one shot, holding frames t-radius..
     t+radius of each t in ts where the shot has them) averaged with their neighbours warped onto them, for their
     degraded frames lq (len(ts),3,H,W) -> (len(ts),3,H,W), on out's device. Near a shot's ends there are fewer
     neighbours (none is made up: a replicated end frame would count twice, and on 10-frame clips that cost 0.1 dB).
-    Each frame's result depends on its own neighbours only, whichever frames share the call."""
+    Each frame's result depends on its own neighbours only, whichever frames share the call. match_scale: the flows'
+    (align.estimate_flow)."""
     x = out[ts]  # (a copy)
     s = removed_sigma(lq.to(x.device), x)  # (len(ts),)
     present = torch.tensor([[0 <= t + d < len(out) for d in neighbour_offsets(radius)] for t in ts], device=x.device)  # (len(ts),2r)
@@ -47,7 +50,7 @@ def settle(out: torch.Tensor, ts: list[int], lq: torch.Tensor, alpha: float, rad
     if not work:
         return x
     frames = [ts[k] for k in work]
-    flows = neighbour_flows(out, len(out), radius, frames=frames)  # (w,2r,2,H,W); past the ends: repeats, computed once
+    flows = neighbour_flows(out, len(out), radius, frames=frames, match_scale=match_scale)  # (w,2r,2,H,W); past the ends: repeats, computed once
     nb = warp_neighbours(out, len(out), flows, frames=frames)  # (w,2r*3,H,W)
     h2 = (alpha * s[work]).pow(2).view(-1, 1, 1, 1)
     x[work] = temporal_mean(x[work], nb, h2, present=present[work]).clamp(0, 1)
@@ -61,8 +64,9 @@ class TemporalMeanStream:
     before `skip_before`."""
 
     def __init__(self, alpha: float, radius: int, device: torch.device | str = "cpu", skip_before: int = 0,
-                 batch: int | None = None):
+                 batch: int | None = None, match_scale: int = 1):
         self.alpha, self.r, self.device, self.skip_before = alpha, radius, torch.device(device), skip_before
+        self.match_scale = match_scale
         self.batch = batch  # None: from the frame size (BATCH, BATCH_PIXELS), set at the first push
         self.frames: dict[int, tuple[torch.Tensor | None, torch.Tensor]] = {}  # position -> (restored, degraded)
         self.n = 0  # frames pushed
@@ -90,7 +94,8 @@ class TemporalMeanStream:
                 lo, hi = max(0, wanted[0] - self.r), wanted[-1] + self.r if last is None else min(last, wanted[-1] + self.r)
                 window = torch.stack([self.frames[k][0] for k in range(lo, hi + 1)]).to(self.device)
                 lq = torch.stack([self.frames[t][1] for t in wanted])
-                outs = dict(zip(wanted, settle(window, [t - lo for t in wanted], lq, self.alpha, self.r).cpu()))
+                outs = dict(zip(wanted, settle(window, [t - lo for t in wanted], lq, self.alpha, self.r,
+                                                   self.match_scale).cpu()))
             done += [outs.get(t) for t in group]
             self.emitted = group.stop
             for t in [t for t in self.frames if t < self.emitted - self.r]:  # no later frame reads them
@@ -98,8 +103,8 @@ class TemporalMeanStream:
         return done
 
 
-def settle_clip(out: torch.Tensor, lq: torch.Tensor, alpha: float, radius: int) -> torch.Tensor:
+def settle_clip(out: torch.Tensor, lq: torch.Tensor, alpha: float, radius: int, match_scale: int = 1) -> torch.Tensor:
     """The stage on a whole shot at once: restored out, degraded lq (T,3,H,W) -> (T,3,H,W) (what the Restorer's
     stream gives; for tuning and tests)."""
-    stream = TemporalMeanStream(alpha, radius, out.device)
+    stream = TemporalMeanStream(alpha, radius, out.device, match_scale=match_scale)
     return torch.stack([o for x, y in zip(out, lq) for o in stream.push(x, y)] + stream.close())
