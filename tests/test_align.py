@@ -138,3 +138,21 @@ def test_flows_and_warps_of_chosen_frames_are_those_of_the_whole_clip(r):
         assert torch.equal(inp[:, :3], x)  # frame t first, then its neighbours in order t-r .. t-1, t+1 .. t+r
         if flows is None:
             assert torch.equal(inp[T + r, 3:], torch.cat([x[T + r + d] for d in range(-r, r + 1) if d]))
+
+
+def test_the_decoder_matches_at_its_configured_scale(monkeypatch):
+    """decoder.align_match_scale reaches the decoder's block matching; a scale block matching has not is an error."""
+    import vidrestore.models.decoder as decoder_module
+
+    seen = []
+    real = decoder_module.neighbour_flows
+    monkeypatch.setattr(decoder_module, "neighbour_flows", lambda *a, **k: seen.append(k.get("match_scale")) or real(*a, **k))
+    for m in (1, 2):
+        cfg = load_model_config("tiny", ["decoder.align=true", f"decoder.align_match_scale={m}"])
+        dec = TemporalPixelDecoder(cfg.vae, cfg.decoder).eval()
+        with torch.no_grad():
+            dec(torch.randn(3, 64, 1, 1), torch.rand(3, 3, 32, 32), T=3)
+    assert seen == [1, 2]
+    cfg = load_model_config("tiny", ["decoder.align=true", "decoder.align_match_scale=3"])
+    with pytest.raises(ValueError, match="align_match_scale"):
+        TemporalPixelDecoder(cfg.vae, cfg.decoder)

@@ -158,7 +158,7 @@ def main(cfg):
         g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         lq, gt, clean = crops(pool, int(cfg.batch_size), int(cfg.crop), g, float(cfg.clean_share), r, with_clean=True)
         lq, gt, clean = lq.to(env.device), gt.to(env.device), clean.to(env.device)
-        flows = neighbour_flows(lq, T, r, search, frames=[r]) if search else None  # frame t's only: the loss reads no other
+        flows = neighbour_flows(lq, T, r, search, frames=[r], match_scale=dec.cfg.align_match_scale) if search else None  # frame t's only: the loss reads no other
         C.set_lr(opt, C.lr_at(cfg, step))
         with C.autocast(cfg, env):
             x = dec.deblock_input(lq, T, flows, frames=[r])  # frame t of each crop, with its neighbours
@@ -204,7 +204,8 @@ def validate(dec, ema, val, cfg, env, log, step):
                 gt = item["gt"].to(env.device)
                 lq = (item["lq"] if preset is None else degrade(item["gt"], preset, seed=i)).to(env.device)
                 T = gt.shape[0]
-                flows = neighbour_flows(lq, T, dec.cfg.deblock_frames, search) if search else None
+                flows = (neighbour_flows(lq, T, dec.cfg.deblock_frames, search, match_scale=dec.cfg.align_match_scale)
+                         if search else None)
                 base_psnr += C.psnr_ssim(dec.deblocked(lq, T, flows).clamp(0, 1), gt)[0]
                 lq_psnr += C.psnr_ssim(lq, gt)[0]
             tag = preset or "train_chain"

@@ -59,6 +59,7 @@ class DecoderConfig:
     lq_neighbour_frames: int = 1  # frames on each side the stem reads (2: also t-2, t+2, through a second stem)
     align: bool = False  # warp those frames onto frame t first (block matching, models/align.py; no weights)
     align_search: int = 4  # block-matching search radius at 1/4 size: motion up to +-4x this many px per frame pair
+    align_match_scale: int = 1  # block matching searched down to 1/this size, finer sizes only a sub-pixel step (1, 2, 4)
     refine_blocks: list[int] = field(default_factory=lambda: [0, 0, 0, 0])  # ResBlocks after each injection, H/32..H/4
     refine_expand: int = 1  # inner width of those blocks, x channels
     nvsm_attention: bool = True  # LIPT NVSM-SA at the coarsest decoder level

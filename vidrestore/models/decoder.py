@@ -50,7 +50,8 @@ import torch.nn.functional as F
 from einops import rearrange
 
 from vidrestore.config import FINE_CH
-from vidrestore.models.align import box_mean_inside, clip_rows, neighbour_flows, stack_neighbours, temporal_mean, warp_neighbours
+from vidrestore.models.align import (MATCH_SCALES, box_mean_inside, clip_rows, neighbour_flows, stack_neighbours, temporal_mean,
+                                     warp_neighbours)
 from vidrestore.models.layers import LayerNorm2d, ResBlock, by_frames
 from vidrestore.models.lpvae import Decoder, PyramidEncoder
 
@@ -229,6 +230,8 @@ class TemporalPixelDecoder(nn.Module):
                 self.lq_far_stem = stem() if cfg.lq_neighbour_frames == 2 else None  # frames t-2, t+2
         if cfg.align and cfg.align_search < 1:
             raise ValueError(f"decoder.align_search must be >= 1, got {cfg.align_search}")
+        if cfg.align and cfg.align_match_scale not in MATCH_SCALES:
+            raise ValueError(f"decoder.align_match_scale must be one of {MATCH_SCALES}, got {cfg.align_match_scale}")
         if len(cfg.refine_blocks) != len(chans):
             raise ValueError(f"decoder.refine_blocks needs one count per decoder level ({len(chans)}), got {list(cfg.refine_blocks)}")
         self.refine = nn.ModuleList([nn.Sequential(*[ResBlock(c, c * cfg.refine_expand) for _ in range(n)])
@@ -328,7 +331,8 @@ class TemporalPixelDecoder(nn.Module):
     def forward(self, z: torch.Tensor, lq: torch.Tensor, T: int, parts: bool = False):
         """z (B*T,64,h,w), lq (B*T,3,32h,32w) in [0,1], frames grouped per clip -> (B*T,3,32h,32w).
         parts=True returns dict(out, rgb (before the fallback gate), m, base (what the gate falls back to)) for training losses."""
-        flows = neighbour_flows(lq, T, self.align_radius, self.cfg.align_search) if self.align_radius else None
+        flows = (neighbour_flows(lq, T, self.align_radius, self.cfg.align_search, match_scale=self.cfg.align_match_scale)
+                 if self.align_radius else None)
         lq_feats = None
         if self.lq_branch is not None:
             x = lq * 2 - 1
