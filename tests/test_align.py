@@ -18,6 +18,20 @@ def texture(h=96, w=128, seed=0) -> torch.Tensor:
     return (img / 3).clamp(0, 1)
 
 
+@pytest.mark.parametrize("h, w", [(48, 64), (37, 23), (1, 5)])
+def test_warp_by_whole_pixels_is_a_shift(h, w):
+    """Integer flows sample exact pixels (x before y, non-square frames, one row), edges replicated, dtype kept."""
+    x = torch.rand(2, 3, h, w)
+    flow = torch.zeros(2, 2, h, w)
+    flow[0, 0], flow[1, 1] = 2.0, -1.0  # clip 0 reads 2 px to the right, clip 1 one row up
+    out = warp(x, flow)
+    right = torch.cat([x[0, :, :, 2:], x[0, :, :, -1:].expand(3, h, min(2, w))], dim=2)[:, :, :w]
+    up = torch.cat([x[1, :, :1], x[1, :, :-1]], dim=1)
+    assert torch.allclose(out[0], right, atol=1e-5)
+    assert torch.allclose(out[1], up, atol=1e-5)
+    assert warp(x.bfloat16(), flow).dtype == torch.bfloat16
+
+
 @pytest.mark.parametrize("k", [1, 3, 5, 9])
 @pytest.mark.parametrize("h, w", [(9, 11), (4, 13), (1, 2), (30, 7)])  # windows wider and narrower than the frame
 def test_box_sum_is_the_window_sum(k, h, w):

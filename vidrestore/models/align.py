@@ -37,13 +37,12 @@ def warp(src: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
     fine texture at half-pixel shifts; edges replicated). Sampled in fp32 (bf16 coordinates would be
     off by pixels), returned in src's dtype."""
     N, _, H, W = src.shape
-    flow = flow.float()
-    ys, xs = torch.meshgrid(torch.arange(H, device=src.device, dtype=torch.float32),
-                            torch.arange(W, device=src.device, dtype=torch.float32), indexing="ij")
-    x = (xs + flow[:, 0]) * (2 / max(W - 1, 1)) - 1
-    y = (ys + flow[:, 1]) * (2 / max(H - 1, 1)) - 1
+    xy = torch.stack(torch.meshgrid(torch.arange(W, device=src.device, dtype=torch.float32),
+                                    torch.arange(H, device=src.device, dtype=torch.float32), indexing="xy"), dim=-1)  # (H,W,2)
+    scale = torch.tensor([2 / max(W - 1, 1), 2 / max(H - 1, 1)], device=src.device)
+    grid = (flow.float().permute(0, 2, 3, 1) + xy).mul_(scale).sub_(1)  # (N,H,W,2) in [-1, 1], x first
     with torch.autocast(src.device.type, enabled=False):
-        out = F.grid_sample(src.float(), torch.stack([x, y], dim=-1), mode="bicubic", padding_mode="border", align_corners=True)
+        out = F.grid_sample(src.float(), grid, mode="bicubic", padding_mode="border", align_corners=True)
     return out.to(src.dtype)
 
 
@@ -87,16 +86,23 @@ def block_search(ref: torch.Tensor, src: torch.Tensor, radius: int, block: int, 
     d = torch.arange(-radius, radius + 1, device=ref.device, dtype=ref.dtype)
     penalty = prior * (d.view(S, 1).square() + d.view(1, S).square()).view(S * S)
     # one shift at a time, keeping the running minimum (the first shift wins ties, as min() over a stack
-    # of all S*S cost maps would): 2-4x faster on a CPU than that stack, which does not fit in its caches
+    # of all S*S cost maps would): 2-4x faster on a CPU than that stack, which does not fit in its caches.
+    # The squared differences go into the inside of one zero-bordered buffer (box_sum's padding, allocated once)
+    # and the cost maps are updated in place: the same arithmetic as box_sum(...) / block**2 + penalty, fewer
+    # allocations
+    p = block // 2
+    sq = ref.new_zeros(N, 1, H + 2 * p, W + 2 * p)
+    inside = sq[..., p:p + H, p:p + W]
     best_cost = best = None
     for i in range(S * S):  # shift (dy - r, dx - r) at i = dy * S + dx
         dy, dx = divmod(i, S)
-        cost = box_sum((padded[:, :, dy:dy + H, dx:dx + W] - ref).square(), block) / block**2 + penalty[i]
+        torch.sub(padded[:, :, dy:dy + H, dx:dx + W], ref, out=inside).square_()
+        cost = window_sums(sq, block, block).div_(block**2).add_(penalty[i])  # (N,1,H,W)
         if best is None:
-            best_cost, best = cost, torch.zeros_like(cost, dtype=torch.long)  # (N,1,H,W)
+            best_cost, best = cost, torch.zeros_like(cost, dtype=torch.long)
         else:
             best.masked_fill_(cost < best_cost, i)
-            best_cost = torch.minimum(cost, best_cost)
+            torch.minimum(cost, best_cost, out=best_cost)
     return torch.cat([best % S - radius, best // S - radius], dim=1).to(ref.dtype)
 
 
